@@ -1,0 +1,120 @@
+using ILGPU;
+
+namespace Nalu.Gpu.Kernels;
+
+/// <summary>The arithmetic operations of the static arithmetic task.</summary>
+public enum ArithmeticOp
+{
+    /// <summary>a + b</summary>
+    Add = 0,
+    /// <summary>a − b</summary>
+    Sub = 1,
+    /// <summary>a × b</summary>
+    Mul = 2,
+    /// <summary>a ÷ b</summary>
+    Div = 3,
+    /// <summary>a²</summary>
+    Square = 4,
+    /// <summary>√a</summary>
+    Sqrt = 5,
+}
+
+/// <summary>
+/// Up to two disjoint intervals sampled uniformly by length, e.g. <c>U[-6,-2] ∪ U[2,6]</c>.
+/// A single interval has an empty second one (<c>Low2 == High2</c>).
+/// </summary>
+public readonly struct SampleRange
+{
+    /// <summary>First interval.</summary>
+    public readonly float Low1, High1;
+    /// <summary>Second interval (empty when unused).</summary>
+    public readonly float Low2, High2;
+
+    /// <summary>Creates a range; bounds are validated by the host API.</summary>
+    public SampleRange(float low1, float high1, float low2 = 0f, float high2 = 0f)
+    {
+        Low1 = low1;
+        High1 = high1;
+        Low2 = low2;
+        High2 = high2;
+    }
+
+    /// <summary>Maps u ∈ [0,1) onto the range, uniformly by length.</summary>
+    public float Map(float u)
+    {
+        float first = High1 - Low1;
+        float second = High2 - Low2;
+        float t = u * (first + second);
+        return t < first ? Low1 + t : Low2 + (t - first);
+    }
+}
+
+/// <summary>
+/// The static arithmetic ("simple function") task as device data: each sample is <c>I</c> inputs from
+/// a range; <c>a</c> and <c>b</c> are sums of two FIXED subsets; the target is <c>op(a, b)</c>.
+/// </summary>
+/// <remarks>
+/// The first subset starts at an offset drawn once per model seed from <c>[0, I − gap − size]</c>
+/// (for I = 100, size 25, gap 13: [0, 62]); the second starts <c>gap</c> places later.
+/// Each model reads its seed and op from <see cref="Seeds"/> and <see cref="Ops"/>, so a population can
+/// mix ops and a model trained alone sees exactly the data it sees inside a population.
+/// </remarks>
+public struct ArithmeticTaskArgs
+{
+    /// <summary>Per-model seed (P).</summary>
+    public ArrayView<int> Seeds;
+    /// <summary>Per-model <see cref="ArithmeticOp"/> (P).</summary>
+    public ArrayView<int> Ops;
+    /// <summary>Input width I.</summary>
+    public int Inputs;
+    /// <summary>Subset size (25 in the paper's setup).</summary>
+    public int SubsetSize;
+    /// <summary>Distance from the first subset's start to the second's (13).</summary>
+    public int SubsetGap;
+}
+
+/// <summary>Sample generation shared by every kernel and the host, so data never depends on the path.</summary>
+public static class ArithmeticTaskMath
+{
+    /// <summary>Start of the first subset for a model seed.</summary>
+    public static int SubsetOffset(int seed, int inputs, int subsetSize, int subsetGap)
+    {
+        int choices = inputs - subsetGap - subsetSize + 1;
+        int offset = (int)(CounterRng.Uniform((uint)seed, CounterRng.TaskStream, 0, 0) * choices);
+        return offset < choices ? offset : choices - 1;
+    }
+
+    /// <summary>Writes sample (<paramref name="counter"/>, <paramref name="sample"/>) of a stream to x and returns its target.</summary>
+    public static float Generate<TMem>(
+        int seed, int op, int inputs, int subsetSize, int subsetGap, SampleRange range,
+        uint stream, uint counter, int sample, TMem x, int xOffset)
+        where TMem : struct, IFloatMemory
+    {
+        int first = SubsetOffset(seed, inputs, subsetSize, subsetGap);
+        int second = first + subsetGap;
+        float a = 0f, b = 0f;
+        uint baseIndex = (uint)(sample * inputs);
+        for (int i = 0; i < inputs; i++)
+        {
+            float v = range.Map(CounterRng.Uniform((uint)seed, stream, counter, baseIndex + (uint)i));
+            x[xOffset + i] = v;
+            if (i >= first && i < first + subsetSize)
+                a += v;
+            if (i >= second && i < second + subsetSize)
+                b += v;
+        }
+
+        return Target(op, a, b);
+    }
+
+    /// <summary>op(a, b).</summary>
+    public static float Target(int op, float a, float b) => op switch
+    {
+        (int)ArithmeticOp.Add => a + b,
+        (int)ArithmeticOp.Sub => a - b,
+        (int)ArithmeticOp.Mul => a * b,
+        (int)ArithmeticOp.Div => a / b,
+        (int)ArithmeticOp.Square => a * a,
+        _ => MathF.Sqrt(a),
+    };
+}

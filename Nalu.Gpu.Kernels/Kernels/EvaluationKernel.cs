@@ -1,0 +1,81 @@
+using ILGPU;
+using Nalu.Gpu.Kernels.Units;
+
+namespace Nalu.Gpu.Kernels.Kernels;
+
+/// <summary>Inputs of an evaluation launch: a fixed data set per model, generated on the device.</summary>
+public struct EvaluationArgs
+{
+    /// <summary>P.</summary>
+    public int Models;
+    /// <summary>Samples in the set.</summary>
+    public int Samples;
+    /// <summary>Work items per model; each sums its own share of samples.</summary>
+    public int Chunks;
+    /// <summary>Which <see cref="CounterRng"/> stream draws the set.</summary>
+    public int Stream;
+    /// <summary>Task description.</summary>
+    public ArithmeticTaskArgs Task;
+    /// <summary>Range the set is drawn from.</summary>
+    public SampleRange Range;
+    /// <summary>(P, N)</summary>
+    public ArrayView<float> Parameters;
+    /// <summary>(P, C), prepared.</summary>
+    public ArrayView<float> Cache;
+    /// <summary>(P·Chunks, I + O + S) scratch.</summary>
+    public ArrayView<float> Scratch;
+    /// <summary>(P, Chunks) output: sums of squared errors, and (P, Chunks) counts of non-finite outputs.</summary>
+    public ArrayView<double> SquaredErrors;
+    /// <summary>(P, Chunks): outputs that were NaN or infinite (excluded from the sums).</summary>
+    public ArrayView<int> NonFinite;
+}
+
+/// <summary>Sum of squared errors of each model on a generated data set, without host round-trips per sample.</summary>
+public static class EvaluationKernel
+{
+    /// <summary>Scratch floats per work item.</summary>
+    public static int ScratchCount<TUnit>(TUnit unit) where TUnit : struct, IUnit =>
+        unit.Inputs + unit.Outputs + unit.SavedCount;
+
+    /// <summary>One work item per (model, chunk); each sums its samples in order, in double.</summary>
+    public static void SquaredErrors<TUnit>(TUnit unit, EvaluationArgs a)
+        where TUnit : struct, IUnit
+    {
+        int total = a.Models * a.Chunks;
+        int stride = Grid.DimX * Group.DimX;
+        int n = unit.ParameterCount, c = unit.CacheCount;
+        int inputs = unit.Inputs, outputs = unit.Outputs;
+        int perChunk = (a.Samples + a.Chunks - 1) / a.Chunks;
+        var parameters = new DeviceMemory(a.Parameters);
+        var cache = new DeviceMemory(a.Cache);
+        var scratch = new DeviceMemory(a.Scratch);
+        for (int k = Grid.GlobalIndex.X; k < total; k += stride)
+        {
+            int p = k / a.Chunks;
+            int chunk = k - p * a.Chunks;
+            int xOff = k * ScratchCount(unit), yOff = xOff + inputs, savedOff = yOff + outputs;
+            int first = chunk * perChunk;
+            int last = first + perChunk < a.Samples ? first + perChunk : a.Samples;
+            double sum = 0.0;
+            int bad = 0;
+            for (int sample = first; sample < last; sample++)
+            {
+                float target = ArithmeticTaskMath.Generate(
+                    a.Task.Seeds[p], a.Task.Ops[p], inputs, a.Task.SubsetSize, a.Task.SubsetGap, a.Range,
+                    (uint)a.Stream, 0u, sample, scratch, xOff);
+                unit.Forward(parameters, p * n, cache, p * c, scratch, xOff, scratch, yOff, scratch, savedOff);
+                for (int o = 0; o < outputs; o++)
+                {
+                    double d = (double)scratch[yOff + o] - target;
+                    if (double.IsFinite(d))
+                        sum += d * d;
+                    else
+                        bad++;
+                }
+            }
+
+            a.SquaredErrors[k] = sum;
+            a.NonFinite[k] = bad;
+        }
+    }
+}

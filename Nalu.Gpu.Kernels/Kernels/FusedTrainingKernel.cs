@@ -1,0 +1,131 @@
+using ILGPU;
+using Nalu.Gpu.Kernels.Units;
+
+namespace Nalu.Gpu.Kernels.Kernels;
+
+/// <summary>Everything one fused launch needs: several whole training steps for P models.</summary>
+public struct FusedStepArgs
+{
+    /// <summary>P.</summary>
+    public int Models;
+    /// <summary>Samples per step.</summary>
+    public int Batch;
+    /// <summary>0-based index of the first step of this launch (keys the data and Adam's bias correction).</summary>
+    public int FirstStep;
+    /// <summary>Steps in this launch.</summary>
+    public int Steps;
+    /// <summary>Task description, with per-model seeds and ops.</summary>
+    public ArithmeticTaskArgs Task;
+    /// <summary>Training (interpolation) range.</summary>
+    public SampleRange Range;
+    /// <summary>Optimizer hyper-parameters.</summary>
+    public OptimizerSettings Optimizer;
+    /// <summary>(P) per-model learning rates.</summary>
+    public ArrayView<float> LearningRates;
+    /// <summary>(P, N)</summary>
+    public ArrayView<float> Parameters;
+    /// <summary>(P, N) scratch for the gradient.</summary>
+    public ArrayView<float> Gradients;
+    /// <summary>(P, C)</summary>
+    public ArrayView<float> Cache;
+    /// <summary>(P, N, 2)</summary>
+    public ArrayView<float> State;
+    /// <summary>(P, I + 2·O + S) per-model scratch: one sample's x, y, dy and saved values.</summary>
+    public ArrayView<float> Scratch;
+    /// <summary>(P) training loss of each model's last step in this launch (mean over the batch).</summary>
+    public ArrayView<float> Losses;
+}
+
+/// <summary>
+/// A whole training step, fused: data generation, forward, MSE, backward, gradient clipping and the
+/// optimizer update, for several steps per launch, one model per thread. The unit math is the same
+/// <see cref="IUnit"/> code every other kernel runs; only the loop order differs (samples in sequence,
+/// so gradients accumulate without atomics or partial buffers).
+/// </summary>
+public static class FusedTrainingKernel
+{
+    /// <summary>Per-model scratch floats: x (I), y (O), dy (O), saved (S).</summary>
+    public static int ScratchCount<TUnit>(TUnit unit) where TUnit : struct, IUnit =>
+        unit.Inputs + 2 * unit.Outputs + unit.SavedCount;
+
+    /// <summary>Runs <see cref="FusedStepArgs.Steps"/> steps; one work item per model.</summary>
+    public static void Steps<TUnit>(TUnit unit, FusedStepArgs a)
+        where TUnit : struct, IUnit
+    {
+        int stride = Grid.DimX * Group.DimX;
+        for (int p = Grid.GlobalIndex.X; p < a.Models; p += stride)
+            TrainModel(unit, a, p, new DeviceMemory(a.Parameters), new DeviceMemory(a.Gradients),
+                new DeviceMemory(a.Cache), new DeviceMemory(a.State), new DeviceMemory(a.Scratch),
+                a.Task.Seeds[p], a.Task.Ops[p], a.LearningRates[p], out float loss);
+    }
+
+    /// <summary>
+    /// The per-model body, generic over memory so the native CPU path runs exactly this code.
+    /// Returns the last step's mean loss through <paramref name="lastLoss"/>.
+    /// </summary>
+    public static void TrainModel<TUnit, TMem>(
+        TUnit unit, FusedStepArgs a, int p, TMem parameters, TMem gradients, TMem cache, TMem state, TMem scratch,
+        int seed, int op, float learningRate, out float lastLoss)
+        where TUnit : struct, IUnit
+        where TMem : struct, IFloatMemory
+    {
+        int n = unit.ParameterCount, elements = unit.ElementCount;
+        int inputs = unit.Inputs, outputs = unit.Outputs;
+        int pOff = p * n, cOff = p * unit.CacheCount;
+        int xOff = p * ScratchCount(unit);
+        int yOff = xOff + inputs, dyOff = yOff + outputs, savedOff = dyOff + outputs;
+        float invCount = 1f / (a.Batch * outputs);
+        lastLoss = 0f;
+
+        for (int s = 0; s < a.Steps; s++)
+        {
+            int step = a.FirstStep + s;
+            for (int e = 0; e < elements; e++)
+                unit.PrepareCache(e, parameters, pOff, cache, cOff);
+            for (int j = 0; j < n; j++)
+                gradients[pOff + j] = 0f;
+
+            float loss = 0f;
+            for (int sample = 0; sample < a.Batch; sample++)
+            {
+                float target = ArithmeticTaskMath.Generate(
+                    seed, op, inputs, a.Task.SubsetSize, a.Task.SubsetGap, a.Range,
+                    CounterRng.TrainStream, (uint)step, sample, scratch, xOff);
+                unit.Forward(parameters, pOff, cache, cOff, scratch, xOff, scratch, yOff, scratch, savedOff);
+                for (int o = 0; o < outputs; o++)
+                {
+                    float diff = scratch[yOff + o] - target;
+                    loss += diff * diff;
+                    scratch[dyOff + o] = 2f * diff * invCount;
+                }
+
+                unit.Backward(parameters, pOff, cache, cOff, scratch, xOff, scratch, savedOff, scratch, dyOff,
+                    gradients, pOff, false, scratch, xOff);
+            }
+
+            for (int e = 0; e < elements; e++)
+                unit.FinishGradient(e, parameters, pOff, gradients, pOff);
+
+            float scale = 1f;
+            if (a.Optimizer.ClipNorm > 0f)
+            {
+                float sum = 0f;
+                for (int j = 0; j < n; j++)
+                {
+                    float g = OptimizerMath.ClipValue(a.Optimizer, gradients[pOff + j]);
+                    sum += g * g;
+                }
+
+                scale = OptimizerMath.NormScale(a.Optimizer, MathF.Sqrt(sum));
+            }
+
+            for (int j = 0; j < n; j++)
+            {
+                float g = OptimizerMath.ClipValue(a.Optimizer, gradients[pOff + j]) * scale;
+                OptimizerMath.Update(a.Optimizer, learningRate, step, g, parameters, state, pOff + j, 2 * (pOff + j));
+            }
+
+            lastLoss = loss * invCount;
+        }
+    }
+}

@@ -1,0 +1,167 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Nalu.Gpu.Kernels.Units;
+
+namespace Nalu.Gpu.Kernels.Kernels;
+
+/// <summary>Shapes of a batched launch over a population of P models that share one architecture.</summary>
+public struct BatchShape
+{
+    /// <summary>P: models, laid out one after another in every buffer.</summary>
+    public int Models;
+    /// <summary>B: samples per model.</summary>
+    public int Batch;
+    /// <summary>Sample chunks per model in the backward pass; each writes its own gradient partial.</summary>
+    public int Chunks;
+    /// <summary>Non-zero when the backward must write ∂L/∂x.</summary>
+    public int NeedInputGradient;
+}
+
+/// <summary>
+/// Device buffers of a batched forward/backward. Per model p, with N parameters, C cache values,
+/// S saved values per sample: Parameters/Gradients (P·N), Cache (P·C), X and Dx (P·B·I),
+/// Y and Dy (P·B·O), Saved (P·B·S), Partials (P·Chunks·N).
+/// </summary>
+public struct UnitBuffers
+{
+    /// <summary>(P, N)</summary>
+    public ArrayView<float> Parameters;
+    /// <summary>(P, C)</summary>
+    public ArrayView<float> Cache;
+    /// <summary>(P, N)</summary>
+    public ArrayView<float> Gradients;
+    /// <summary>(P, Chunks, N)</summary>
+    public ArrayView<float> Partials;
+    /// <summary>(P, B, I)</summary>
+    public ArrayView<float> X;
+    /// <summary>(P, B, O)</summary>
+    public ArrayView<float> Y;
+    /// <summary>(P, B, S)</summary>
+    public ArrayView<float> Saved;
+    /// <summary>(P, B, O)</summary>
+    public ArrayView<float> Dy;
+    /// <summary>(P, B, I)</summary>
+    public ArrayView<float> Dx;
+}
+
+/// <summary>
+/// Batch-parallel kernels for any <see cref="IUnit"/> (a layer or a whole <see cref="Chain{THead,TTail}"/>
+/// model). All are explicitly grouped grid-stride loops: one launch shape for CPU and GPU.
+/// </summary>
+public static class UnitKernels
+{
+    /// <summary>Cache refresh: one work item per (model, element). Overwrites the cache.</summary>
+    public static void PrepareCache<TUnit>(TUnit unit, BatchShape shape, UnitBuffers b)
+        where TUnit : struct, IUnit
+    {
+        int elements = unit.ElementCount;
+        int total = shape.Models * elements;
+        int stride = Grid.DimX * Group.DimX;
+        int n = unit.ParameterCount, c = unit.CacheCount;
+        var parameters = new DeviceMemory(b.Parameters);
+        var cache = new DeviceMemory(b.Cache);
+        for (int k = Grid.GlobalIndex.X; k < total; k += stride)
+        {
+            int p = k / elements;
+            unit.PrepareCache(k - p * elements, parameters, p * n, cache, p * c);
+        }
+    }
+
+    /// <summary>
+    /// Forward: one work item per (model, sample). Overwrites Y and Saved; Saved is what
+    /// <see cref="Backward"/> needs for the same samples.
+    /// </summary>
+    public static void Forward<TUnit>(TUnit unit, BatchShape shape, UnitBuffers b)
+        where TUnit : struct, IUnit
+    {
+        int total = shape.Models * shape.Batch;
+        int stride = Grid.DimX * Group.DimX;
+        int n = unit.ParameterCount, c = unit.CacheCount, s = unit.SavedCount;
+        int inputs = unit.Inputs, outputs = unit.Outputs;
+        var parameters = new DeviceMemory(b.Parameters);
+        var cache = new DeviceMemory(b.Cache);
+        var x = new DeviceMemory(b.X);
+        var y = new DeviceMemory(b.Y);
+        var saved = new DeviceMemory(b.Saved);
+        for (int k = Grid.GlobalIndex.X; k < total; k += stride)
+        {
+            int p = k / shape.Batch;
+            unit.Forward(parameters, p * n, cache, p * c, x, k * inputs, y, k * outputs, saved, k * s);
+        }
+    }
+
+    /// <summary>
+    /// Backward: one work item per (model, chunk of samples). Each OVERWRITES its gradient partial with
+    /// the raw gradient sum over its samples (deterministic: no atomics) and, when asked, OVERWRITES Dx.
+    /// Follow with <see cref="ReduceGradients"/> and <see cref="FinishGradients{TUnit}"/>.
+    /// </summary>
+    public static void Backward<TUnit>(TUnit unit, BatchShape shape, UnitBuffers b)
+        where TUnit : struct, IUnit
+    {
+        int total = shape.Models * shape.Chunks;
+        int stride = Grid.DimX * Group.DimX;
+        int n = unit.ParameterCount, c = unit.CacheCount, s = unit.SavedCount;
+        int inputs = unit.Inputs, outputs = unit.Outputs;
+        int perChunk = (shape.Batch + shape.Chunks - 1) / shape.Chunks;
+        bool needDx = shape.NeedInputGradient != 0;
+        var parameters = new DeviceMemory(b.Parameters);
+        var cache = new DeviceMemory(b.Cache);
+        var partials = new DeviceMemory(b.Partials);
+        var x = new DeviceMemory(b.X);
+        var saved = new DeviceMemory(b.Saved);
+        var dy = new DeviceMemory(b.Dy);
+        var dx = new DeviceMemory(b.Dx);
+        for (int k = Grid.GlobalIndex.X; k < total; k += stride)
+        {
+            int p = k / shape.Chunks;
+            int chunk = k - p * shape.Chunks;
+            int partial = k * n;
+            for (int j = 0; j < n; j++)
+                partials[partial + j] = 0f;
+
+            int first = chunk * perChunk;
+            int last = first + perChunk < shape.Batch ? first + perChunk : shape.Batch;
+            for (int sample = first; sample < last; sample++)
+            {
+                int row = p * shape.Batch + sample;
+                unit.Backward(
+                    parameters, p * n, cache, p * c, x, row * inputs, saved, row * s, dy, row * outputs,
+                    partials, partial, needDx, dx, row * inputs);
+            }
+        }
+    }
+
+    /// <summary>Sums the chunk partials in chunk order: one work item per (model, parameter). Overwrites Gradients.</summary>
+    public static void ReduceGradients(int parameterCount, BatchShape shape, UnitBuffers b)
+    {
+        int total = shape.Models * parameterCount;
+        int stride = Grid.DimX * Group.DimX;
+        for (int k = Grid.GlobalIndex.X; k < total; k += stride)
+        {
+            int p = k / parameterCount;
+            int j = k - p * parameterCount;
+            int first = p * shape.Chunks * parameterCount + j;
+            float sum = 0f;
+            for (int chunk = 0; chunk < shape.Chunks; chunk++)
+                sum += b.Partials[first + chunk * parameterCount];
+            b.Gradients[k] = sum;
+        }
+    }
+
+    /// <summary>Turns raw gradient sums into parameter gradients in place: one work item per (model, element).</summary>
+    public static void FinishGradients<TUnit>(TUnit unit, BatchShape shape, UnitBuffers b)
+        where TUnit : struct, IUnit
+    {
+        int elements = unit.ElementCount;
+        int total = shape.Models * elements;
+        int stride = Grid.DimX * Group.DimX;
+        int n = unit.ParameterCount;
+        var parameters = new DeviceMemory(b.Parameters);
+        var gradients = new DeviceMemory(b.Gradients);
+        for (int k = Grid.GlobalIndex.X; k < total; k += stride)
+        {
+            int p = k / elements;
+            unit.FinishGradient(k - p * elements, parameters, p * n, gradients, p * n);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+namespace Nalu.Gpu.Kernels.Units;
+
+/// <summary>
+/// Dense layer with bias and a pointwise activation: <c>z = x Wᵀ + b</c>, <c>y = f(z)</c>.
+/// The MLP baseline the NALU paper compares against.
+/// </summary>
+/// <remarks>
+/// Parameters: W (O×I, row-major) then b (O). No cache. Saved per sample: z (O).
+/// Backward: <c>δz = δ·f'(z)</c>; <c>∂L/∂W += δz xᵀ</c>, <c>∂L/∂b += δz</c>, <c>∂L/∂x = δz W</c>.
+/// </remarks>
+public readonly struct DenseUnit<TActivation> : IUnit
+    where TActivation : struct, IActivation
+{
+    private readonly int _inputs;
+    private readonly int _outputs;
+
+    /// <summary>A dense layer with the given widths.</summary>
+    public DenseUnit(int inputs, int outputs)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
+        _inputs = inputs;
+        _outputs = outputs;
+    }
+
+    /// <inheritdoc />
+    public int Inputs => _inputs;
+    /// <inheritdoc />
+    public int Outputs => _outputs;
+    /// <inheritdoc />
+    public int ParameterCount => _inputs * _outputs + _outputs;
+    /// <inheritdoc />
+    public int CacheCount => 0;
+    /// <inheritdoc />
+    public int ElementCount => 0;
+    /// <inheritdoc />
+    public int SavedCount => _outputs;
+
+    /// <inheritdoc />
+    public void PrepareCache<TMem>(int element, TMem parameters, int paramOffset, TMem cache, int cacheOffset)
+        where TMem : struct, IFloatMemory
+    {
+        // Nothing derived: the weights are used as they are.
+    }
+
+    /// <inheritdoc />
+    public void Forward<TMem>(
+        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
+        where TMem : struct, IFloatMemory
+    {
+        int inputs = _inputs;
+        int bias = paramOffset + inputs * _outputs;
+        TActivation activation = default;
+        for (int o = 0; o < _outputs; o++)
+        {
+            int row = paramOffset + o * inputs;
+            float z = parameters[bias + o];
+            for (int i = 0; i < inputs; i++)
+                z += parameters[row + i] * x[xOffset + i];
+            saved[savedOffset + o] = z;
+            y[yOffset + o] = activation.Apply(z);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Backward<TMem>(
+        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
+        TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
+        where TMem : struct, IFloatMemory
+    {
+        int inputs = _inputs;
+        int bias = inputs * _outputs;
+        TActivation activation = default;
+        if (needInputGradient)
+        {
+            for (int i = 0; i < inputs; i++)
+                dx[dxOffset + i] = 0f;
+        }
+
+        for (int o = 0; o < _outputs; o++)
+        {
+            float dz = dy[dyOffset + o] * activation.Derivative(saved[savedOffset + o]);
+            grad[gradOffset + bias + o] += dz;
+            int row = o * inputs;
+            for (int i = 0; i < inputs; i++)
+            {
+                grad[gradOffset + row + i] += dz * x[xOffset + i];
+                if (needInputGradient)
+                    dx[dxOffset + i] += dz * parameters[paramOffset + row + i];
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void FinishGradient<TMem>(int element, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+        where TMem : struct, IFloatMemory
+    {
+        // Raw gradients are final.
+    }
+}

@@ -1,0 +1,189 @@
+namespace Nalu.Gpu.Kernels.Units;
+
+/// <summary>
+/// Neural arithmetic logic unit (Trask et al. 2018):
+/// <c>a = x Waᵀ</c>, <c>m = exp(log(|x|+ε) Wmᵀ)</c>, <c>g = σ(x Gᵀ)</c>, <c>y = g·a + (1−g)·m</c>.
+/// Tied (the paper's form, the default): <c>Wa = Wm = tanh(Ŵ)·σ(M̂)</c>. Untied: separate Ŵ, M̂ per path.
+/// </summary>
+/// <remarks>
+/// Parameters, each O×I row-major: tied <c>[Ŵ, M̂, G]</c>; untied <c>[Ŵa, M̂a, Ŵm, M̂m, G]</c>.
+/// Cache: <c>Wa</c> (and <c>Wm</c> when untied). The forward computes a, m, g and y in one pass over the
+/// inputs and saves, per output, <c>a, m, g, z</c> (z is the exponent before the clamp), then
+/// <c>log(|x|+ε)</c> per input. Backward per output, with δ = ∂L/∂y:
+/// <c>δa = δg</c>, <c>δz = δ(1−g)m</c> (0 when z was clamped), <c>δgate = δ(a−m)g(1−g)</c>;
+/// raw <c>∂L/∂Wa += δa x</c>, <c>∂L/∂Wm += δz log(|x|+ε)</c>, <c>∂L/∂G += δgate x</c>;
+/// <c>∂L/∂x = δa Wa + δgate G + (δz Wm)·sign(x)/(|x|+ε)</c>.
+/// </remarks>
+public readonly struct NaluUnit : IUnit
+{
+    private readonly int _inputs;
+    private readonly int _outputs;
+    private readonly bool _untied;
+
+    /// <summary>A NALU with the given widths; <paramref name="untied"/> gives each path its own weights.</summary>
+    public NaluUnit(int inputs, int outputs, bool untied = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
+        _inputs = inputs;
+        _outputs = outputs;
+        _untied = untied;
+    }
+
+    /// <summary>Whether the additive and multiplicative paths have separate weights.</summary>
+    public bool Untied => _untied;
+    /// <inheritdoc />
+    public int Inputs => _inputs;
+    /// <inheritdoc />
+    public int Outputs => _outputs;
+    /// <inheritdoc />
+    public int ParameterCount => (_untied ? 5 : 3) * _inputs * _outputs;
+    /// <inheritdoc />
+    public int CacheCount => (_untied ? 2 : 1) * _inputs * _outputs;
+    /// <inheritdoc />
+    public int ElementCount => _inputs * _outputs;
+    /// <inheritdoc />
+    public int SavedCount => 4 * _outputs + _inputs;
+
+    // Offsets of the matrices inside the parameter block and the cache.
+    private int Weights => _inputs * _outputs;
+    private int MultWHat => _untied ? 2 * Weights : 0;
+    private int MultMHat => _untied ? 3 * Weights : Weights;
+    private int Gate => _untied ? 4 * Weights : 2 * Weights;
+    private int MultCache => _untied ? Weights : 0;
+
+    /// <inheritdoc />
+    public void PrepareCache<TMem>(int element, TMem parameters, int paramOffset, TMem cache, int cacheOffset)
+        where TMem : struct, IFloatMemory
+    {
+        cache[cacheOffset + element] = UnitMath.NacWeight(
+            parameters[paramOffset + element], parameters[paramOffset + Weights + element]);
+        if (_untied)
+        {
+            cache[cacheOffset + MultCache + element] = UnitMath.NacWeight(
+                parameters[paramOffset + MultWHat + element], parameters[paramOffset + MultMHat + element]);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Forward<TMem>(
+        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
+        where TMem : struct, IFloatMemory
+    {
+        int outputs = _outputs, inputs = _inputs;
+        int logs = savedOffset + 4 * outputs;
+        for (int i = 0; i < inputs; i++)
+            saved[logs + i] = UnitMath.LogAbs(x[xOffset + i]);
+
+        int gate = paramOffset + Gate;
+        int multCache = cacheOffset + MultCache;
+        for (int o = 0; o < outputs; o++)
+        {
+            int row = o * inputs;
+            float a = 0f, z = 0f, gz = 0f;
+            for (int i = 0; i < inputs; i++)
+            {
+                float xi = x[xOffset + i];
+                a += cache[cacheOffset + row + i] * xi;
+                z += cache[multCache + row + i] * saved[logs + i];
+                gz += parameters[gate + row + i] * xi;
+            }
+
+            float m = UnitMath.ClampedExp(z);
+            float g = UnitMath.Sigmoid(gz);
+            int s = savedOffset + 4 * o;
+            saved[s] = a;
+            saved[s + 1] = m;
+            saved[s + 2] = g;
+            saved[s + 3] = z;
+            y[yOffset + o] = g * a + (1f - g) * m;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Backward<TMem>(
+        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
+        TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
+        where TMem : struct, IFloatMemory
+    {
+        int outputs = _outputs, inputs = _inputs;
+        int logs = savedOffset + 4 * outputs;
+        int gate = paramOffset + Gate;
+        int multCache = cacheOffset + MultCache;
+        int gradMult = gradOffset + MultWHat;
+        int gradGate = gradOffset + Gate;
+
+        // dx accumulates the additive/gate part and, separately, the log-path part that is scaled
+        // by sign(x)/(|x|+ε) at the end; the log part is parked in dx after the first loop.
+        if (needInputGradient)
+        {
+            for (int i = 0; i < inputs; i++)
+                dx[dxOffset + i] = 0f;
+        }
+
+        // Pass 1: the log-space part of dx, so a single scratch row suffices.
+        if (needInputGradient)
+        {
+            for (int o = 0; o < outputs; o++)
+            {
+                float dz = MultiplicativeDelta(saved, savedOffset + 4 * o, dy[dyOffset + o]);
+                int row = o * inputs;
+                for (int i = 0; i < inputs; i++)
+                    dx[dxOffset + i] += dz * cache[multCache + row + i];
+            }
+
+            for (int i = 0; i < inputs; i++)
+                dx[dxOffset + i] *= UnitMath.LogAbsDerivative(x[xOffset + i]);
+        }
+
+        // Pass 2: weight gradients and the additive and gate parts of dx.
+        for (int o = 0; o < outputs; o++)
+        {
+            int s = savedOffset + 4 * o;
+            float delta = dy[dyOffset + o];
+            float a = saved[s], m = saved[s + 1], g = saved[s + 2];
+            float da = delta * g;
+            float dz = MultiplicativeDelta(saved, s, delta);
+            float dgate = delta * (a - m) * g * (1f - g);
+            int row = o * inputs;
+            for (int i = 0; i < inputs; i++)
+            {
+                float xi = x[xOffset + i];
+                grad[gradOffset + row + i] += da * xi;
+                grad[gradMult + row + i] += dz * saved[logs + i];
+                grad[gradGate + row + i] += dgate * xi;
+                if (needInputGradient)
+                    dx[dxOffset + i] += da * cache[cacheOffset + row + i] + dgate * parameters[gate + row + i];
+            }
+        }
+    }
+
+    /// <summary><c>δ(1−g)·m</c>, the gradient of the exponent z; zero where the exponent was clamped.</summary>
+    private static float MultiplicativeDelta<TMem>(TMem saved, int s, float delta)
+        where TMem : struct, IFloatMemory =>
+        UnitMath.IsClamped(saved[s + 3]) ? 0f : delta * (1f - saved[s + 2]) * saved[s + 1];
+
+    /// <inheritdoc />
+    public void FinishGradient<TMem>(int element, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+        where TMem : struct, IFloatMemory
+    {
+        int weights = Weights;
+        var additive = UnitMath.NacWeightBackward(
+            grad[gradOffset + element], parameters[paramOffset + element], parameters[paramOffset + weights + element]);
+        grad[gradOffset + element] = additive.WHat;
+        grad[gradOffset + weights + element] = additive.MHat;
+        if (_untied)
+        {
+            var multiplicative = UnitMath.NacWeightBackward(
+                grad[gradOffset + MultWHat + element],
+                parameters[paramOffset + MultWHat + element],
+                parameters[paramOffset + MultMHat + element]);
+            grad[gradOffset + MultWHat + element] = multiplicative.WHat;
+            grad[gradOffset + MultMHat + element] = multiplicative.MHat;
+        }
+
+        // The gate G is used directly, so its raw gradient is already final.
+    }
+}

@@ -1,0 +1,154 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Nalu.Gpu.Devices;
+using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Models;
+using Nalu.Gpu.Tasks;
+
+namespace Nalu.Gpu.Checkpoints;
+
+/// <summary>
+/// Saves and loads models as safetensors files that Python can read with <c>safetensors.torch.load_file</c>.
+/// </summary>
+/// <remarks>
+/// Tensor names are <c>layers.{l}.{name}</c>, with the names of <see cref="LayerSpec.Tensors"/>
+/// (<c>W_hat</c>, <c>M_hat</c>, <c>G</c>; untied NALU <c>W_hat_add</c>, <c>M_hat_add</c>, <c>W_hat_mul</c>,
+/// <c>M_hat_mul</c>, <c>G</c>; dense <c>weight</c>, <c>bias</c>). Matrices are (O, I) as in <c>torch.nn.Linear</c>;
+/// a population of P models adds a leading dimension P. Metadata (all strings): <c>format</c> =
+/// <c>nalu-gpu/1</c>, <c>architecture</c> (JSON list of layers), <c>seeds</c> (JSON list), and optionally
+/// <c>task</c> (JSON) and <c>step</c>.
+/// </remarks>
+public static class Checkpoint
+{
+    /// <summary>The format tag written to and required in the metadata.</summary>
+    public const string Format = "nalu-gpu/1";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+    };
+
+    /// <summary>Layer description as stored in the metadata.</summary>
+    public sealed record LayerRecord(UnitKind Kind, int Inputs, int Outputs, bool Untied, Activation Activation);
+
+    /// <summary>Task description as stored in the metadata.</summary>
+    public sealed record TaskRecord(ArithmeticOp Op, int Inputs, string Interpolation, string Extrapolation, int SubsetSize, int SubsetGap);
+
+    /// <summary>What a checkpoint holds besides the weights.</summary>
+    public sealed record Contents(ModelArchitecture Architecture, int[] Seeds, float[] Parameters, ArithmeticTask? Task, int Step);
+
+    /// <summary>Writes all models atomically (temporary file, then rename).</summary>
+    public static void Save(string path, Model model, ArithmeticTask? task = null, int step = 0)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var parameters = model.GetParameters();
+        DataChecks.EnsureFinite(parameters, "model parameters (the model diverged; not saving)");
+        var arch = model.Architecture;
+        int p = model.Count, n = model.ParameterCount;
+        var tensors = new List<SafeTensor>();
+        for (int l = 0; l < arch.Layers.Count; l++)
+        {
+            int offset = arch.LayerOffset(l);
+            foreach (var (name, shape) in arch.Layers[l].Tensors)
+            {
+                int size = shape.Aggregate(1, (a, b) => a * b);
+                var data = new float[p * size];
+                for (int m = 0; m < p; m++)
+                    Array.Copy(parameters, m * n + offset, data, m * size, size);
+                tensors.Add(new SafeTensor($"layers.{l}.{name}", p == 1 ? shape : [p, .. shape], data));
+                offset += size;
+            }
+        }
+
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = Format,
+            ["architecture"] = JsonSerializer.Serialize(arch.Layers.Select(l => new LayerRecord(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation)), Json),
+            ["seeds"] = JsonSerializer.Serialize(model.Seeds),
+            ["step"] = step.ToString(CultureInfo.InvariantCulture),
+        };
+        if (task is not null)
+        {
+            metadata["task"] = JsonSerializer.Serialize(new TaskRecord(task.Op, task.Inputs, task.Interpolation.ToString(),
+                task.Extrapolation.ToString(), task.SubsetSize, task.SubsetGap), Json);
+        }
+
+        SafeTensorsFile.Write(path, tensors, metadata);
+    }
+
+    /// <summary>Reads and validates a checkpoint.</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="CheckpointFormatException">Truncated, corrupt, or not a Nalu.Gpu checkpoint; the message says which.</exception>
+    public static Contents Read(string path)
+    {
+        var (tensors, metadata) = SafeTensorsFile.Read(path);
+        string Need(string key) => metadata.TryGetValue(key, out var v)
+            ? v
+            : throw new CheckpointFormatException($"'{path}' is a safetensors file but not a Nalu.Gpu checkpoint: metadata '{key}' is missing.");
+        if (Need("format") != Format)
+            throw new CheckpointFormatException($"'{path}' has format '{metadata["format"]}'; this version reads '{Format}'.");
+
+        ModelArchitecture arch;
+        int[] seeds;
+        ArithmeticTask? task = null;
+        try
+        {
+            var layers = JsonSerializer.Deserialize<LayerRecord[]>(Need("architecture"), Json)
+                ?? throw new CheckpointFormatException($"'{path}': empty architecture.");
+            arch = new ModelArchitecture(layers.Select(l => new LayerSpec(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation)).ToArray());
+            seeds = JsonSerializer.Deserialize<int[]>(Need("seeds")) ?? [];
+            if (seeds.Length == 0)
+                throw new CheckpointFormatException($"'{path}': the seed list is empty.");
+            if (metadata.TryGetValue("task", out var taskJson))
+            {
+                var t = JsonSerializer.Deserialize<TaskRecord>(taskJson, Json)!;
+                task = new ArithmeticTask(t.Op, t.Inputs, SampleInterval.Parse(t.Interpolation), SampleInterval.Parse(t.Extrapolation), t.SubsetSize, t.SubsetGap);
+            }
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or FormatException or NotSupportedException)
+        {
+            throw new CheckpointFormatException($"'{path}': invalid metadata: {e.Message}", e);
+        }
+
+        int p = seeds.Length, n = arch.ParameterCount;
+        var parameters = new float[p * n];
+        var byName = tensors.ToDictionary(t => t.Name);
+        for (int l = 0; l < arch.Layers.Count; l++)
+        {
+            int offset = arch.LayerOffset(l);
+            foreach (var (name, shape) in arch.Layers[l].Tensors)
+            {
+                string key = $"layers.{l}.{name}";
+                if (!byName.Remove(key, out var tensor))
+                    throw new CheckpointFormatException($"'{path}': tensor '{key}' is missing for layer {arch.Layers[l]}.");
+                int[] expected = p == 1 ? shape : [p, .. shape];
+                if (!tensor.Shape.SequenceEqual(expected))
+                {
+                    throw new CheckpointFormatException(
+                        $"'{path}': tensor '{key}' has shape [{string.Join(", ", tensor.Shape)}], expected [{string.Join(", ", expected)}].");
+                }
+
+                int size = shape.Aggregate(1, (a, b) => a * b);
+                for (int m = 0; m < p; m++)
+                    Array.Copy(tensor.Data, m * size, parameters, m * n + offset, size);
+                offset += size;
+            }
+        }
+
+        if (byName.Count > 0)
+            throw new CheckpointFormatException($"'{path}': unexpected tensors {string.Join(", ", byName.Keys)}.");
+        int step = int.TryParse(metadata.GetValueOrDefault("step"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int s) ? s : 0;
+        return new Contents(arch, seeds, parameters, task, step);
+    }
+
+    /// <summary>Reads a checkpoint and creates its models on <paramref name="device"/>.</summary>
+    public static Model Load(string path, NaluDevice device, out Contents contents)
+    {
+        contents = Read(path);
+        var model = new Model(device, contents.Architecture, contents.Seeds);
+        model.SetParameters(contents.Parameters);
+        return model;
+    }
+}

@@ -1,0 +1,240 @@
+using ILGPU;
+using ILGPU.Backends.OpenCL;
+using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
+using ILGPU.Runtime.Cuda;
+using ILGPU.Runtime.OpenCL;
+
+namespace Nalu.Gpu.Devices;
+
+/// <summary>Which backend runs the kernels.</summary>
+public enum DeviceKind
+{
+    /// <summary>CUDA if present, else a usable OpenCL device, else ILGPU's CPU accelerator.</summary>
+    Auto,
+    /// <summary>ILGPU's CPU accelerator: every kernel, simulated on OS threads. What CI runs.</summary>
+    Cpu,
+    /// <summary>An NVIDIA GPU through ILGPU's CUDA backend (needs only the driver).</summary>
+    Cuda,
+    /// <summary>An OpenCL 2.0+ device with the generic address space.</summary>
+    OpenCL,
+}
+
+/// <summary>A device ILGPU can see, usable or not.</summary>
+/// <param name="Kind">Backend.</param>
+/// <param name="Index">Index among the usable devices of that backend (−1 when unusable).</param>
+/// <param name="Name">Device name.</param>
+/// <param name="Usable">Whether an accelerator can be created.</param>
+/// <param name="Reason">Why not, when unusable.</param>
+/// <param name="MemoryBytes">Device memory.</param>
+public sealed record DeviceInfo(DeviceKind Kind, int Index, string Name, bool Usable, string? Reason, long MemoryBytes);
+
+/// <summary>Raised when the requested backend or device is not available.</summary>
+public sealed class DeviceUnavailableException(string message) : Exception(message);
+
+/// <summary>
+/// An ILGPU context and one accelerator, chosen explicitly or by preference (CUDA, OpenCL, CPU).
+/// Asking for an absent backend throws <see cref="DeviceUnavailableException"/>; it never falls back silently.
+/// </summary>
+/// <remarks>
+/// Every context is built with <c>EnableAlgorithms()</c>: without it exp, log and tanh do not compile for CUDA.
+/// The CPU accelerator is configured with one simulated thread per core (a warp of 2), which measured
+/// lowest launch overhead on small machines.
+/// </remarks>
+public sealed class NaluDevice : IDisposable
+{
+    private readonly Context _context;
+    private readonly Dictionary<object, object> _kernels = new();
+
+    private NaluDevice(Context context, Accelerator accelerator, DeviceKind kind)
+    {
+        _context = context;
+        Accelerator = accelerator;
+        Kind = kind;
+    }
+
+    /// <summary>The backend in use.</summary>
+    public DeviceKind Kind { get; }
+
+    /// <summary>The device's name as ILGPU reports it.</summary>
+    public string Name => Accelerator.Name;
+
+    /// <summary>The ILGPU accelerator (for callers that add their own kernels).</summary>
+    public Accelerator Accelerator { get; }
+
+    /// <summary>Threads a fully occupied launch uses.</summary>
+    internal int MaxConcurrentThreads => Accelerator.NumMultiprocessors * Accelerator.MaxNumThreadsPerMultiprocessor;
+
+    /// <summary>The CPU device every CPU accelerator here uses: one simulated thread per core, at least 2.</summary>
+    public static CPUDevice CpuDevice(int? threads = null)
+    {
+        int count = Math.Max(2, threads ?? Environment.ProcessorCount);
+        return new CPUDevice(2, (count + 1) / 2, 1);
+    }
+
+    /// <summary>Opens the device of <paramref name="kind"/> (index <paramref name="index"/> among usable ones).</summary>
+    /// <exception cref="DeviceUnavailableException">The backend or index is not available here.</exception>
+    public static NaluDevice Create(DeviceKind kind = DeviceKind.Auto, int index = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        var context = Context.Create(b => b.CPU(CpuDevice()).Cuda().OpenCL().EnableAlgorithms());
+        try
+        {
+            var (resolved, device) = Resolve(context, kind, index);
+            return new NaluDevice(context, device.CreateAccelerator(context), resolved);
+        }
+        catch
+        {
+            context.Dispose();
+            throw;
+        }
+    }
+
+    private static (DeviceKind, Device) Resolve(Context context, DeviceKind kind, int index)
+    {
+        var cuda = Collect(context.GetCudaDevices());
+        var opencl = Collect(context.GetCLDevices());
+        var cpu = Collect(context.GetCPUDevices());
+        switch (kind)
+        {
+            case DeviceKind.Auto when cuda.Count > 0:
+                return (DeviceKind.Cuda, cuda[0]);
+            case DeviceKind.Auto when opencl.Count > 0:
+                return (DeviceKind.OpenCL, opencl[0]);
+            case DeviceKind.Auto:
+                return (DeviceKind.Cpu, cpu[0]);
+            case DeviceKind.Cpu:
+                return (DeviceKind.Cpu, Pick(cpu, index, "CPU accelerator"));
+            case DeviceKind.Cuda:
+                if (cuda.Count == 0)
+                {
+                    throw new DeviceUnavailableException(
+                        "No CUDA device found: ILGPU needs an NVIDIA GPU and a driver whose unversioned 'libcuda.so' " +
+                        "can be loaded (point a symlink named libcuda.so at libcuda.so.1 on LD_LIBRARY_PATH if only the latter exists). " +
+                        "Run 'nalu devices' to see what is available.");
+                }
+
+                return (DeviceKind.Cuda, Pick(cuda, index, "CUDA device"));
+            case DeviceKind.OpenCL:
+                if (opencl.Count == 0)
+                {
+                    throw new DeviceUnavailableException(
+                        "No usable OpenCL device found: ILGPU 1.5.3 needs OpenCL C 2.0 with the generic address space " +
+                        "(Debian's PoCL 3.1, for one, lacks it) and a loadable 'libOpenCL.so'. " + DescribeUnusableOpenCL());
+                }
+
+                return (DeviceKind.OpenCL, Pick(opencl, index, "OpenCL device"));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown device kind.");
+        }
+    }
+
+    private static List<Device> Collect<T>(Context.DeviceCollection<T> devices) where T : Device
+    {
+        var list = new List<Device>();
+        foreach (var d in devices)
+            list.Add(d);
+        return list;
+    }
+
+    private static Device Pick(List<Device> devices, int index, string what)
+    {
+        if (index >= devices.Count)
+            throw new DeviceUnavailableException($"There is no {what} number {index}; {devices.Count} found.");
+        return devices[index];
+    }
+
+    private static string DescribeUnusableOpenCL()
+    {
+        var unusable = ListOpenCL().Where(d => !d.Usable).ToList();
+        return unusable.Count == 0
+            ? "No OpenCL platform reported any device."
+            : "Found but unusable: " + string.Join("; ", unusable.Select(d => $"{d.Name} ({d.Reason})")) + ".";
+    }
+
+    /// <summary>Every device ILGPU can see, including OpenCL devices it cannot use, with the reason.</summary>
+    public static IReadOnlyList<DeviceInfo> List()
+    {
+        var result = new List<DeviceInfo>();
+        using (var context = Context.Create(b => b.CPU(CpuDevice()).Cuda().EnableAlgorithms()))
+        {
+            int i = 0;
+            foreach (var d in context.GetCudaDevices())
+                result.Add(new DeviceInfo(DeviceKind.Cuda, i++, d.Name, true, null, d.MemorySize));
+            i = 0;
+            foreach (var d in context.GetCPUDevices())
+            {
+                result.Add(new DeviceInfo(DeviceKind.Cpu, i++,
+                    $"ILGPU CPU accelerator ({d.NumThreads} simulated threads)", true, null, d.MemorySize));
+            }
+        }
+
+        result.AddRange(ListOpenCL());
+        return result;
+    }
+
+    private static IEnumerable<DeviceInfo> ListOpenCL()
+    {
+        var result = new List<DeviceInfo>();
+        try
+        {
+            // Register every OpenCL device, not only those ILGPU accepts, so we can say why one is refused.
+            using var context = Context.Create(b => b.OpenCL(_ => true));
+            int usable = 0;
+            foreach (var d in context.GetCLDevices())
+            {
+                string? reason = null;
+                if (d.CLStdVersion < new CLCVersion(2, 0))
+                    reason = $"OpenCL C {d.CLStdVersion} is below the 2.0 that ILGPU requires";
+                else if (!d.Capabilities.GenericAddressSpace)
+                    reason = "no generic address space support, which ILGPU requires";
+                result.Add(new DeviceInfo(DeviceKind.OpenCL, reason is null ? usable++ : -1,
+                    $"{d.Name} [{d.PlatformName}]", reason is null, reason, d.MemorySize));
+            }
+        }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or InvalidOperationException)
+        {
+            // No OpenCL loader installed: there is simply nothing to list.
+        }
+
+        return result;
+    }
+
+    /// <summary>Loads a kernel once per device and keeps it strongly referenced (ILGPU caches weakly).</summary>
+    internal T Kernel<T>(object key, Func<Accelerator, T> load) where T : class
+    {
+        lock (_kernels)
+        {
+            if (!_kernels.TryGetValue(key, out var kernel))
+            {
+                kernel = load(Accelerator);
+                _kernels[key] = kernel;
+            }
+
+            return (T)kernel;
+        }
+    }
+
+    /// <summary>A launch configuration for a grid-stride loop over <paramref name="workItems"/> items.</summary>
+    internal KernelConfig LaunchFor(long workItems)
+    {
+        int group = Accelerator.AcceleratorType == AcceleratorType.CPU
+            ? Accelerator.MaxNumThreadsPerGroup
+            : Math.Min(128, Accelerator.MaxNumThreadsPerGroup);
+        long groupsNeeded = Math.Max(1, (workItems + group - 1) / group);
+        int maxGroups = Accelerator.AcceleratorType == AcceleratorType.CPU
+            ? Accelerator.NumMultiprocessors
+            : Accelerator.NumMultiprocessors * 16;
+        return new KernelConfig((int)Math.Min(groupsNeeded, maxGroups), group);
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        Accelerator.Dispose();
+        _context.Dispose();
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Kind}: {Name}";
+}

@@ -1,0 +1,145 @@
+using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Kernels.Units;
+
+namespace Nalu.Gpu.Models;
+
+/// <summary>The unit types a layer can be.</summary>
+public enum UnitKind
+{
+    /// <summary>Neural accumulator: <c>W = tanh(Ŵ)·σ(M̂)</c>, <c>y = x Wᵀ</c>.</summary>
+    Nac,
+    /// <summary>Multiplicative accumulator NAC•: <c>y = exp(log(|x|+ε) Wᵀ)</c>.</summary>
+    NacMult,
+    /// <summary>NALU: gated mix of a NAC and a NAC•.</summary>
+    Nalu,
+    /// <summary>Dense layer with bias and an activation.</summary>
+    Dense,
+}
+
+/// <summary>Activations of <see cref="UnitKind.Dense"/> layers.</summary>
+public enum Activation
+{
+    /// <summary>None (identity).</summary>
+    Linear,
+    /// <summary>max(0, z).</summary>
+    Relu,
+    /// <summary>min(max(0, z), 6).</summary>
+    Relu6,
+    /// <summary>tanh(z).</summary>
+    Tanh,
+    /// <summary>σ(z).</summary>
+    Sigmoid,
+    /// <summary>ELU, α = 1.</summary>
+    Elu,
+    /// <summary>SELU.</summary>
+    Selu,
+    /// <summary>log(1 + e^z).</summary>
+    Softplus,
+    /// <summary>Leaky ReLU, slope 0.01.</summary>
+    LeakyRelu,
+    /// <summary>z / (1 + |z|).</summary>
+    Softsign,
+    /// <summary>clamp(z, −1, 1).</summary>
+    Hardtanh,
+}
+
+/// <summary>One layer of a model: its unit type and widths.</summary>
+/// <remarks>
+/// Initialisation (a documented choice; the papers' code uses these): every NAC/NALU matrix (Ŵ, M̂, G) is
+/// Xavier-uniform, <c>U(±√(6/(I+O)))</c>; dense weights are Kaiming-uniform <c>U(±√(6/I))</c> for the ReLU
+/// family and Xavier-uniform otherwise, with zero biases. Values come from the counter RNG keyed by
+/// (seed, layer, element), so a seed fixes the initial model on every device.
+/// </remarks>
+/// <param name="Kind">Unit type.</param>
+/// <param name="Inputs">Input width I ≥ 1.</param>
+/// <param name="Outputs">Output width O ≥ 1.</param>
+/// <param name="Untied">NALU only: separate weights for the additive and multiplicative paths.</param>
+/// <param name="Activation">Dense only: the activation.</param>
+public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Untied = false, Activation Activation = Activation.Linear)
+{
+    /// <summary>A NAC layer.</summary>
+    public static LayerSpec Nac(int inputs, int outputs) => new(UnitKind.Nac, inputs, outputs);
+    /// <summary>A NAC• layer.</summary>
+    public static LayerSpec NacMult(int inputs, int outputs) => new(UnitKind.NacMult, inputs, outputs);
+    /// <summary>A NALU layer (tied weights unless <paramref name="untied"/>).</summary>
+    public static LayerSpec Nalu(int inputs, int outputs, bool untied = false) => new(UnitKind.Nalu, inputs, outputs, untied);
+    /// <summary>A dense layer with bias.</summary>
+    public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
+
+    /// <summary>The named tensors of this layer's parameter block, in layout order.</summary>
+    public IReadOnlyList<(string Name, int[] Shape)> Tensors
+    {
+        get
+        {
+            int[] matrix = [Outputs, Inputs];
+            return Kind switch
+            {
+                UnitKind.Nac or UnitKind.NacMult => [("W_hat", matrix), ("M_hat", matrix)],
+                UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", matrix)],
+                UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", matrix)],
+                _ => [("weight", matrix), ("bias", [Outputs])],
+            };
+        }
+    }
+
+    /// <summary>Number of parameters.</summary>
+    public int ParameterCount => Tensors.Sum(t => t.Shape.Aggregate(1, (a, b) => a * b));
+
+    /// <summary>Short description, e.g. <c>nalu(100→2)</c>.</summary>
+    public override string ToString() => Kind switch
+    {
+        UnitKind.Dense => $"dense-{Activation.ToString().ToLowerInvariant()}({Inputs}→{Outputs})",
+        UnitKind.Nalu when Untied => $"nalu-untied({Inputs}→{Outputs})",
+        _ => $"{Kind.ToString().ToLowerInvariant()}({Inputs}→{Outputs})",
+    };
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Inputs, 1, nameof(Inputs));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Outputs, 1, nameof(Outputs));
+        if (!Enum.IsDefined(Kind))
+            throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown unit kind.");
+        if (!Enum.IsDefined(Activation))
+            throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
+        if (Untied && Kind != UnitKind.Nalu)
+            throw new ArgumentException($"Only NALU layers can be untied; got {Kind}.");
+        if ((long)Inputs * Outputs * 5 > int.MaxValue / 4)
+            throw new ArgumentOutOfRangeException(nameof(Inputs), $"Layer {Inputs}→{Outputs} is too large for 32-bit indexing.");
+    }
+
+    /// <summary>The kernel-side unit value.</summary>
+    internal IUnit CreateUnit() => Kind switch
+    {
+        UnitKind.Nac => new NacUnit(Inputs, Outputs),
+        UnitKind.NacMult => new NacMultUnit(Inputs, Outputs),
+        UnitKind.Nalu => new NaluUnit(Inputs, Outputs, Untied),
+        _ => Activation switch
+        {
+            Activation.Linear => new DenseUnit<Linear>(Inputs, Outputs),
+            Activation.Relu => new DenseUnit<Relu>(Inputs, Outputs),
+            Activation.Relu6 => new DenseUnit<Relu6>(Inputs, Outputs),
+            Activation.Tanh => new DenseUnit<Tanh>(Inputs, Outputs),
+            Activation.Sigmoid => new DenseUnit<Kernels.Units.Sigmoid>(Inputs, Outputs),
+            Activation.Elu => new DenseUnit<Elu>(Inputs, Outputs),
+            Activation.Selu => new DenseUnit<Selu>(Inputs, Outputs),
+            Activation.Softplus => new DenseUnit<Softplus>(Inputs, Outputs),
+            Activation.LeakyRelu => new DenseUnit<LeakyRelu>(Inputs, Outputs),
+            Activation.Softsign => new DenseUnit<Softsign>(Inputs, Outputs),
+            _ => new DenseUnit<Hardtanh>(Inputs, Outputs),
+        },
+    };
+
+    /// <summary>Writes this layer's initial parameters for <paramref name="seed"/>.</summary>
+    internal void Initialize(Span<float> block, int seed, int layerIndex)
+    {
+        float xavier = MathF.Sqrt(6f / (Inputs + Outputs));
+        bool reluFamily = Activation is Activation.Relu or Activation.Relu6 or Activation.LeakyRelu;
+        float bound = Kind == UnitKind.Dense && reluFamily ? MathF.Sqrt(6f / Inputs) : xavier;
+        int weights = Kind == UnitKind.Dense ? Inputs * Outputs : block.Length;
+        for (int k = 0; k < block.Length; k++)
+        {
+            float u = CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)k);
+            block[k] = k < weights ? (2f * u - 1f) * bound : 0f;
+        }
+    }
+}

@@ -1,0 +1,171 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Nalu.Gpu.Devices;
+using Nalu.Gpu.Kernels.Kernels;
+
+namespace Nalu.Gpu.Models;
+
+/// <summary>
+/// P independent models of one architecture on one device (P = 1 for a single model), each with its
+/// own seed. Parameters of all models live in one flat device buffer, model after model, each laid out
+/// layer after layer in the order of <see cref="LayerSpec.Tensors"/>, so one optimizer launch updates all.
+/// </summary>
+public sealed class Model : IDisposable
+{
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _parameters, _gradients, _cache;
+
+    /// <summary>One model initialised from <paramref name="seed"/>.</summary>
+    public Model(NaluDevice device, ModelArchitecture architecture, int seed) : this(device, architecture, [seed]) { }
+
+    /// <summary>One model per seed, each initialised from its seed.</summary>
+    public Model(NaluDevice device, ModelArchitecture architecture, IReadOnlyList<int> seeds)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(seeds);
+        if (seeds.Count == 0)
+            throw new ArgumentException("Give at least one seed (one per model).", nameof(seeds));
+        if ((long)seeds.Count * architecture.ParameterCount * 2 > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(seeds), $"{seeds.Count} models of {architecture.ParameterCount} parameters exceed 32-bit indexing.");
+
+        Device = device;
+        Architecture = architecture;
+        Seeds = seeds.ToArray();
+        Kernels = ModelKernels.Create(device, architecture.Unit);
+        int n = ParameterCount;
+        _parameters = device.Accelerator.Allocate1D<float>((long)Count * n);
+        _gradients = device.Accelerator.Allocate1D<float>((long)Count * n);
+        _cache = device.Accelerator.Allocate1D<float>(Math.Max(1L, (long)Count * Kernels.CacheCount));
+        _gradients.MemSetToZero();
+        _cache.MemSetToZero();
+
+        var initial = new float[Count * n];
+        for (int p = 0; p < Count; p++)
+            architecture.Initialize(Seeds[p]).CopyTo(initial, p * n);
+        _parameters.View.CopyFromCPU(initial);
+    }
+
+    /// <summary>The device the model lives on.</summary>
+    public NaluDevice Device { get; }
+
+    /// <summary>The layers.</summary>
+    public ModelArchitecture Architecture { get; }
+
+    /// <summary>One seed per model.</summary>
+    public IReadOnlyList<int> Seeds { get; }
+
+    /// <summary>P, the number of models.</summary>
+    public int Count => Seeds.Count;
+
+    /// <summary>Parameters per model.</summary>
+    public int ParameterCount => Architecture.ParameterCount;
+
+    internal IModelKernels Kernels { get; }
+    internal ArrayView<float> Parameters => _parameters.View;
+    internal ArrayView<float> Gradients => _gradients.View;
+    internal ArrayView<float> Cache => _cache.View;
+
+    /// <summary>All parameters, model after model (P·N values).</summary>
+    public float[] GetParameters() => _parameters.GetAsArray1D();
+
+    /// <summary>The parameters of model <paramref name="model"/> (N values).</summary>
+    public float[] GetParameters(int model)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(model);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(model, Count);
+        return _parameters.View.SubView((long)model * ParameterCount, ParameterCount).GetAsArray1D();
+    }
+
+    /// <summary>The last computed gradients, model after model (P·N values).</summary>
+    public float[] GetGradients() => _gradients.GetAsArray1D();
+
+    /// <summary>Replaces all parameters (P·N values, or N values for model <paramref name="model"/> when given).</summary>
+    /// <exception cref="ArgumentException">Wrong length, or a NaN/Inf value.</exception>
+    public void SetParameters(ReadOnlySpan<float> values, int? model = null)
+    {
+        long expected = model is null ? (long)Count * ParameterCount : ParameterCount;
+        if (values.Length != expected)
+        {
+            throw new ArgumentException(
+                $"Expected {expected} parameter values ({(model is null ? $"{Count} models × " : "")}{ParameterCount} for {Architecture}), got {values.Length}.",
+                nameof(values));
+        }
+
+        DataChecks.EnsureFinite(values, "parameters");
+        if (model is int m)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(m, nameof(model));
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(m, Count, nameof(model));
+            _parameters.View.SubView((long)m * ParameterCount, ParameterCount).CopyFromCPU(values.ToArray());
+        }
+        else
+        {
+            _parameters.View.CopyFromCPU(values.ToArray());
+        }
+    }
+
+    /// <summary>Refreshes the derived weights (e.g. <c>tanh(Ŵ)·σ(M̂)</c>) of every model.</summary>
+    internal void PrepareCache() =>
+        Kernels.PrepareCache(new BatchShape { Models = Count, Batch = 1, Chunks = 1 },
+            new UnitBuffers { Parameters = Parameters, Cache = Cache });
+
+    /// <summary>
+    /// Runs every model on <paramref name="x"/> of shape (P, B, I), or (B, I) when P = 1.
+    /// Returns a new tensor of shape (P, B, O). Inputs must be finite (checked when they were uploaded).
+    /// </summary>
+    /// <exception cref="ArgumentException">A shape mismatch, naming both shapes.</exception>
+    public DeviceTensor Forward(DeviceTensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Device != Device)
+            throw new ArgumentException("The input tensor lives on a different device than the model.", nameof(x));
+        int batch = CheckInputShape(x.Shape);
+        var y = DeviceTensor.Zeros(Device, Count, batch, Architecture.Outputs);
+        using var saved = Device.Accelerator.Allocate1D<float>(Math.Max(1L, (long)Count * batch * Kernels.SavedCount));
+        PrepareCache();
+        var shape = new BatchShape { Models = Count, Batch = batch, Chunks = 1 };
+        Kernels.Forward(shape, new UnitBuffers
+        {
+            Parameters = Parameters, Cache = Cache, X = x.View, Y = y.View, Saved = saved.View,
+        });
+        return y;
+    }
+
+    /// <summary>Host convenience: runs every model on the same <paramref name="samples"/> rows of x (B·I values); returns (P, B·O).</summary>
+    public float[][] Predict(ReadOnlySpan<float> x, int samples)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(samples, 1);
+        int inputs = Architecture.Inputs;
+        if (x.Length != (long)samples * inputs)
+            throw new ArgumentException($"Expected {samples} rows of {inputs} inputs ({(long)samples * inputs} values), got {x.Length}.", nameof(x));
+        DataChecks.EnsureFinite(x, "inputs");
+        var all = new float[Count * x.Length];
+        for (int p = 0; p < Count; p++)
+            x.CopyTo(all.AsSpan(p * x.Length));
+        using var input = DeviceTensor.FromArray(Device, all, Count, samples, inputs);
+        using var y = Forward(input);
+        var flat = y.ToArray();
+        int per = samples * Architecture.Outputs;
+        return Enumerable.Range(0, Count).Select(p => flat.AsSpan(p * per, per).ToArray()).ToArray();
+    }
+
+    private int CheckInputShape(IReadOnlyList<int> shape)
+    {
+        string given = $"[{string.Join(", ", shape)}]";
+        if (shape.Count == 2 && Count == 1 && shape[1] == Architecture.Inputs)
+            return shape[0];
+        if (shape.Count == 3 && shape[0] == Count && shape[2] == Architecture.Inputs)
+            return shape[1];
+        throw new ArgumentException(
+            $"Input shape {given} does not fit {Count} model(s) with {Architecture.Inputs} inputs: expected [{Count}, B, {Architecture.Inputs}]" +
+            (Count == 1 ? $" or [B, {Architecture.Inputs}]." : "."), "x");
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _parameters.Dispose();
+        _gradients.Dispose();
+        _cache.Dispose();
+    }
+}

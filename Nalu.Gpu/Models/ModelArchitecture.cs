@@ -1,0 +1,94 @@
+using Nalu.Gpu.Kernels.Units;
+
+namespace Nalu.Gpu.Models;
+
+/// <summary>
+/// A sequential stack of layers of any depth, e.g. NALU→NALU, or 100→2→1. Adjacent widths must agree.
+/// </summary>
+public sealed class ModelArchitecture
+{
+    /// <summary>Builds and validates an architecture.</summary>
+    /// <exception cref="ArgumentException">No layers, or widths that do not chain.</exception>
+    public ModelArchitecture(IReadOnlyList<LayerSpec> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        if (layers.Count == 0)
+            throw new ArgumentException("A model needs at least one layer.", nameof(layers));
+        for (int i = 0; i < layers.Count; i++)
+        {
+            layers[i].Validate();
+            if (i > 0 && layers[i - 1].Outputs != layers[i].Inputs)
+            {
+                throw new ArgumentException(
+                    $"Layer {i - 1} ({layers[i - 1]}) has {layers[i - 1].Outputs} outputs but layer {i} ({layers[i]}) has {layers[i].Inputs} inputs.",
+                    nameof(layers));
+            }
+        }
+
+        Layers = layers.ToArray();
+        Unit = Compose(Layers);
+        ParameterCount = Unit.ParameterCount;
+    }
+
+    /// <summary>All layers of one unit kind through the given widths: <c>Uniform(Nalu, 100, 2, 1)</c> is 100→2→1.</summary>
+    public static ModelArchitecture Uniform(UnitKind kind, params int[] widths) =>
+        Uniform(kind, Activation.Relu, widths);
+
+    /// <summary>As <see cref="Uniform(UnitKind, int[])"/>, with an activation for dense layers (the last dense layer is linear).</summary>
+    public static ModelArchitecture Uniform(UnitKind kind, Activation hidden, params int[] widths)
+    {
+        if (widths is null || widths.Length < 2)
+            throw new ArgumentException("Give at least an input and an output width, e.g. 100,2,1.", nameof(widths));
+        var layers = new List<LayerSpec>();
+        for (int i = 0; i + 1 < widths.Length; i++)
+        {
+            bool last = i + 2 == widths.Length;
+            layers.Add(new LayerSpec(kind, widths[i], widths[i + 1], false, kind == UnitKind.Dense && !last ? hidden : Activation.Linear));
+        }
+
+        return new ModelArchitecture(layers);
+    }
+
+    /// <summary>The layers, first to last.</summary>
+    public IReadOnlyList<LayerSpec> Layers { get; }
+
+    /// <summary>Input width.</summary>
+    public int Inputs => Layers[0].Inputs;
+
+    /// <summary>Output width.</summary>
+    public int Outputs => Layers[^1].Outputs;
+
+    /// <summary>Parameters per model.</summary>
+    public int ParameterCount { get; }
+
+    /// <summary>The whole model as one kernel unit (nested <see cref="Chain{THead,TTail}"/>).</summary>
+    internal IUnit Unit { get; }
+
+    /// <summary>Offset of each layer's parameter block.</summary>
+    public int LayerOffset(int layer) => Layers.Take(layer).Sum(l => l.ParameterCount);
+
+    /// <summary>Initial parameters of one model.</summary>
+    public float[] Initialize(int seed)
+    {
+        var values = new float[ParameterCount];
+        for (int l = 0; l < Layers.Count; l++)
+            Layers[l].Initialize(values.AsSpan(LayerOffset(l), Layers[l].ParameterCount), seed, l);
+        return values;
+    }
+
+    /// <summary>e.g. <c>nalu(100→2) → nalu(2→1)</c>.</summary>
+    public override string ToString() => string.Join(" → ", Layers);
+
+    private static IUnit Compose(IReadOnlyList<LayerSpec> layers)
+    {
+        IUnit unit = layers[^1].CreateUnit();
+        for (int i = layers.Count - 2; i >= 0; i--)
+        {
+            IUnit head = layers[i].CreateUnit();
+            var chain = typeof(Chain<,>).MakeGenericType(head.GetType(), unit.GetType());
+            unit = (IUnit)Activator.CreateInstance(chain, head, unit)!;
+        }
+
+        return unit;
+    }
+}

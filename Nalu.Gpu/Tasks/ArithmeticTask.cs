@@ -1,0 +1,78 @@
+using Nalu.Gpu.Kernels;
+
+namespace Nalu.Gpu.Tasks;
+
+/// <summary>
+/// The static arithmetic ("simple function") task of science.md: <see cref="Inputs"/> numbers from a range;
+/// <c>a</c> and <c>b</c> are sums of two fixed subsets (chosen once per seed); the target is <c>op(a, b)</c>.
+/// With 2 inputs it is the quick form <c>op(x₀, x₁)</c>.
+/// </summary>
+public sealed record ArithmeticTask
+{
+    /// <summary>A task; validates that the op is defined on the ranges.</summary>
+    public ArithmeticTask(ArithmeticOp op, int inputs = 100, SampleInterval? interpolation = null, SampleInterval? extrapolation = null,
+        int subsetSize = 25, int subsetGap = 13)
+    {
+        if (!Enum.IsDefined(op))
+            throw new ArgumentOutOfRangeException(nameof(op), op, "Unknown op.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 2);
+        Op = op;
+        Inputs = inputs;
+        Interpolation = interpolation ?? new SampleInterval(1f, 2f);
+        Extrapolation = extrapolation ?? new SampleInterval(2f, 6f);
+        if (inputs == 2)
+        {
+            SubsetSize = 1;
+            SubsetGap = 1;
+        }
+        else
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(subsetSize, 1);
+            ArgumentOutOfRangeException.ThrowIfLessThan(subsetGap, 0);
+            if (subsetGap + subsetSize > inputs)
+            {
+                throw new ArgumentOutOfRangeException(nameof(subsetSize),
+                    $"Subsets of size {subsetSize} with gap {subsetGap} need at least {subsetGap + subsetSize} inputs; the task has {inputs}.");
+            }
+
+            SubsetSize = subsetSize;
+            SubsetGap = subsetGap;
+        }
+
+        CheckDomain(op, Interpolation, "interpolation");
+        CheckDomain(op, Extrapolation, "extrapolation");
+    }
+
+    /// <summary>The quick 2-input form.</summary>
+    public static ArithmeticTask TwoInput(ArithmeticOp op, SampleInterval? interpolation = null, SampleInterval? extrapolation = null) =>
+        new(op, 2, interpolation, extrapolation);
+
+    /// <summary>Operation.</summary>
+    public ArithmeticOp Op { get; }
+    /// <summary>Input width (100 in the paper's setup).</summary>
+    public int Inputs { get; }
+    /// <summary>Training and validation range (default U[1,2]).</summary>
+    public SampleInterval Interpolation { get; }
+    /// <summary>Test range (default U[2,6]).</summary>
+    public SampleInterval Extrapolation { get; }
+    /// <summary>Subset size (25).</summary>
+    public int SubsetSize { get; }
+    /// <summary>Offset of the second subset after the first (13, so they overlap by 12).</summary>
+    public int SubsetGap { get; }
+
+    /// <summary>Start of the first subset for a seed (drawn once per seed).</summary>
+    public int SubsetOffset(int seed) => ArithmeticTaskMath.SubsetOffset(seed, Inputs, SubsetSize, SubsetGap);
+
+    /// <summary>The exact first-layer selection for a seed: which inputs feed a and which feed b.</summary>
+    public (int First, int Second) Subsets(int seed)
+    {
+        int first = SubsetOffset(seed);
+        return (first, first + SubsetGap);
+    }
+
+    private static void CheckDomain(ArithmeticOp op, SampleInterval range, string which)
+    {
+        if (op == ArithmeticOp.Sqrt && !range.IsNonNegative)
+            throw new ArgumentException($"Op sqrt is undefined on the {which} range {range}: it contains negative numbers.");
+    }
+}

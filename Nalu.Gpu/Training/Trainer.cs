@@ -1,0 +1,277 @@
+using ILGPU;
+using ILGPU.Runtime;
+using Nalu.Gpu.Devices;
+using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Models;
+using Nalu.Gpu.Tasks;
+
+namespace Nalu.Gpu.Training;
+
+/// <summary>
+/// Trains a <see cref="Model"/> (all its P models at once) on an <see cref="ArithmeticTask"/>. Data is
+/// generated on the device from the counter RNG keyed by (model seed, step, sample), so a seed reproduces
+/// a run exactly and nothing crosses to the host inside a step. The host reads the per-model losses
+/// between launches, for progress and to stop on divergence.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly Model _model;
+    private readonly NaluDevice _device;
+    private readonly TrainerOptions _options;
+    private readonly OptimizerSettings _settings;
+    private readonly MemoryBuffer1D<int, Stride1D.Dense> _seeds, _ops;
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _learningRates, _state, _losses, _normScales, _scratch;
+    private readonly List<Evaluation> _history = new();
+    private BatchedBuffers? _batched;
+
+    /// <summary>Prepares training; allocates optimizer state (zeroed) and per-model tables.</summary>
+    public Trainer(Model model, ArithmeticTask task, TrainerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(task);
+        _options = options ?? new TrainerOptions();
+        _options.Validate(model.Count);
+        if (model.Architecture.Inputs != task.Inputs)
+            throw new ArgumentException($"The model takes {model.Architecture.Inputs} inputs but the task has {task.Inputs}.", nameof(task));
+        if (model.Architecture.Outputs != 1)
+            throw new ArgumentException($"The arithmetic task has one target; the model has {model.Architecture.Outputs} outputs.", nameof(model));
+        var ops = _options.Ops ?? Enumerable.Repeat(task.Op, model.Count).ToArray();
+        foreach (var op in ops.Distinct())
+            _ = new ArithmeticTask(op, task.Inputs, task.Interpolation, task.Extrapolation, task.SubsetSize, task.SubsetGap);
+
+        _model = model;
+        _device = model.Device;
+        Task = task;
+        _settings = _options.Optimizer.ToSettings();
+        Strategy = _options.Strategy != TrainingStrategy.Auto ? _options.Strategy
+            : _device.Kind == DeviceKind.Cpu || model.Count >= 32 ? TrainingStrategy.Fused : TrainingStrategy.Batched;
+
+        var accelerator = _device.Accelerator;
+        int p = model.Count, n = model.ParameterCount;
+        _seeds = accelerator.Allocate1D(model.Seeds.ToArray());
+        _ops = accelerator.Allocate1D(ops.Select(o => (int)o).ToArray());
+        _learningRates = accelerator.Allocate1D((_options.LearningRates ?? Enumerable.Repeat(_settings.LearningRate, p)).ToArray());
+        _state = accelerator.Allocate1D<float>(2L * p * n);
+        _state.MemSetToZero();
+        _losses = accelerator.Allocate1D<float>(p);
+        _losses.MemSetToZero();
+        _normScales = accelerator.Allocate1D(Enumerable.Repeat(1f, p).ToArray());
+        _scratch = accelerator.Allocate1D<float>((long)p * model.Kernels.ScratchPerModel);
+        LastLosses = new float[p];
+        Diverged = new bool[p];
+    }
+
+    /// <summary>The task being trained.</summary>
+    public ArithmeticTask Task { get; }
+
+    /// <summary>The resolved step layout.</summary>
+    public TrainingStrategy Strategy { get; }
+
+    /// <summary>Steps trained so far.</summary>
+    public int Step { get; private set; }
+
+    /// <summary>Training loss of each model's latest step.</summary>
+    public float[] LastLosses { get; private set; }
+
+    /// <summary>Models whose loss became NaN or infinite (their training went on; their results are flagged).</summary>
+    public bool[] Diverged { get; }
+
+    /// <summary>Every evaluation so far, in order.</summary>
+    public IReadOnlyList<Evaluation> History => _history;
+
+    private ArithmeticTaskArgs TaskArgs => new()
+    {
+        Seeds = _seeds.View, Ops = _ops.View, Inputs = Task.Inputs, SubsetSize = Task.SubsetSize, SubsetGap = Task.SubsetGap,
+    };
+
+    /// <summary>Trains <paramref name="steps"/> more steps, evaluating every <see cref="TrainerOptions.EvaluateEvery"/> steps.</summary>
+    public void Train(int steps, Action<TrainingProgress>? onProgress = null, CancellationToken cancellation = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        if ((long)Step + steps > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(steps), "Total steps exceed 2^31 − 1.");
+        int target = Step + steps;
+        while (Step < target)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            int chunk = Math.Min(_options.StepsPerLaunch, target - Step);
+            if (_options.EvaluateEvery > 0)
+                chunk = Math.Min(chunk, _options.EvaluateEvery - Step % _options.EvaluateEvery);
+            if (Strategy == TrainingStrategy.Fused)
+                RunFused(chunk);
+            else
+                RunBatched(chunk);
+            Step += chunk;
+            ReadLosses();
+
+            Evaluation? evaluation = null;
+            if (_options.EvaluateEvery > 0 && Step % _options.EvaluateEvery == 0)
+                evaluation = Evaluate();
+            onProgress?.Invoke(new TrainingProgress(Step, target, LastLosses, evaluation));
+        }
+    }
+
+    private void ReadLosses()
+    {
+        LastLosses = _losses.GetAsArray1D();
+        for (int p = 0; p < LastLosses.Length; p++)
+        {
+            if (!float.IsFinite(LastLosses[p]))
+                Diverged[p] = true;
+        }
+    }
+
+    private void RunFused(int steps)
+    {
+        _model.Kernels.FusedSteps(new FusedStepArgs
+        {
+            Models = _model.Count,
+            Batch = _options.Batch,
+            FirstStep = Step,
+            Steps = steps,
+            Task = TaskArgs,
+            Range = Task.Interpolation.ToDevice(),
+            Optimizer = _settings,
+            LearningRates = _learningRates.View,
+            Parameters = _model.Parameters,
+            Gradients = _model.Gradients,
+            Cache = _model.Cache,
+            State = _state.View,
+            Scratch = _scratch.View,
+            Losses = _losses.View,
+        });
+    }
+
+    private void RunBatched(int steps)
+    {
+        _batched ??= new BatchedBuffers(_model, _options.Batch);
+        var b = _batched;
+        var common = CommonKernels.For(_device);
+        int p = _model.Count, batch = _options.Batch, outputs = _model.Architecture.Outputs;
+        var shape = new BatchShape { Models = p, Batch = batch, Chunks = b.Chunks, NeedInputGradient = 0 };
+        var views = b.Views(_model);
+        var optimizer = new OptimizerBuffers
+        {
+            Parameters = _model.Parameters, Gradients = _model.Gradients, State = _state.View,
+            LearningRates = _learningRates.View, NormScales = _normScales.View,
+        };
+        for (int s = 0; s < steps; s++)
+        {
+            int step = Step + s;
+            common.Generate(TaskArgs, Task.Interpolation.ToDevice(), p, batch, (int)CounterRng.TrainStream, step, views.X, b.Targets.View);
+            _model.Kernels.PrepareCache(shape, views);
+            _model.Kernels.Forward(shape, views);
+            common.MseGradient(p, batch * outputs, views.Y, b.Targets.View, views.Dy);
+            if (s == steps - 1)
+                common.MseLoss(p, batch * outputs, views.Y, b.Targets.View, _losses.View);
+            _model.Kernels.Backward(shape, views);
+            _model.Kernels.ReduceGradients(shape, views);
+            _model.Kernels.FinishGradients(shape, views);
+            if (_settings.ClipNorm > 0f)
+                common.NormScales(p, _model.ParameterCount, _settings, optimizer);
+            common.Update(p, _model.ParameterCount, step, _settings, optimizer);
+        }
+    }
+
+    /// <summary>Evaluates every model on the interpolation and extrapolation sets and records it in <see cref="History"/>.</summary>
+    public Evaluation Evaluate()
+    {
+        var evaluation = new Evaluation(Step,
+            SetError((int)CounterRng.InterpolationStream, Task.Interpolation, _options.ValidationSamples),
+            SetError((int)CounterRng.ExtrapolationStream, Task.Extrapolation, _options.TestSamples));
+        _history.Add(evaluation);
+        return evaluation;
+    }
+
+    private double[] SetError(int stream, SampleInterval range, int samples)
+    {
+        int p = _model.Count;
+        int chunks = (int)Math.Clamp(_device.MaxConcurrentThreads / p, 1, Math.Min(samples, 1024));
+        var accelerator = _device.Accelerator;
+        using var squared = accelerator.Allocate1D<double>((long)p * chunks);
+        using var nonFinite = accelerator.Allocate1D<int>((long)p * chunks);
+        using var scratch = accelerator.Allocate1D<float>((long)p * chunks * _model.Kernels.EvaluationScratch);
+        _model.PrepareCache();
+        _model.Kernels.Evaluate(new EvaluationArgs
+        {
+            Models = p, Samples = samples, Chunks = chunks, Stream = stream, Task = TaskArgs, Range = range.ToDevice(),
+            Parameters = _model.Parameters, Cache = _model.Cache, Scratch = scratch.View,
+            SquaredErrors = squared.View, NonFinite = nonFinite.View,
+        });
+        var sums = squared.GetAsArray1D();
+        var bad = nonFinite.GetAsArray1D();
+        var result = new double[p];
+        int outputs = _model.Architecture.Outputs;
+        for (int m = 0; m < p; m++)
+        {
+            double sum = 0;
+            int badCount = 0;
+            for (int c = 0; c < chunks; c++)
+            {
+                sum += sums[m * chunks + c];
+                badCount += bad[m * chunks + c];
+            }
+
+            result[m] = badCount > 0 ? double.NaN : sum / ((double)samples * outputs);
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _seeds.Dispose();
+        _ops.Dispose();
+        _learningRates.Dispose();
+        _state.Dispose();
+        _losses.Dispose();
+        _normScales.Dispose();
+        _scratch.Dispose();
+        _batched?.Dispose();
+    }
+
+    /// <summary>Batch-sized buffers for the batched layout, allocated on first use.</summary>
+    private sealed class BatchedBuffers : IDisposable
+    {
+        private readonly MemoryBuffer1D<float, Stride1D.Dense> _x, _y, _dy, _saved, _partials;
+
+        public BatchedBuffers(Model model, int batch)
+        {
+            var a = model.Device.Accelerator;
+            int p = model.Count;
+            long threads = model.Device.MaxConcurrentThreads;
+            // Enough chunks to fill the device, capped so the partials stay small.
+            long byThreads = Math.Max(1, threads / p);
+            long byMemory = Math.Max(1, (64L << 20) / ((long)p * model.ParameterCount));
+            Chunks = (int)Math.Min(Math.Min(byThreads, byMemory), batch);
+            var arch = model.Architecture;
+            _x = a.Allocate1D<float>((long)p * batch * arch.Inputs);
+            _y = a.Allocate1D<float>((long)p * batch * arch.Outputs);
+            _dy = a.Allocate1D<float>((long)p * batch * arch.Outputs);
+            _saved = a.Allocate1D<float>(Math.Max(1L, (long)p * batch * model.Kernels.SavedCount));
+            _partials = a.Allocate1D<float>((long)p * Chunks * model.ParameterCount);
+            Targets = a.Allocate1D<float>((long)p * batch * arch.Outputs);
+        }
+
+        public int Chunks { get; }
+        public MemoryBuffer1D<float, Stride1D.Dense> Targets { get; }
+
+        public UnitBuffers Views(Model model) => new()
+        {
+            Parameters = model.Parameters, Cache = model.Cache, Gradients = model.Gradients, Partials = _partials.View,
+            X = _x.View, Y = _y.View, Saved = _saved.View, Dy = _dy.View, Dx = _x.View,
+        };
+
+        public void Dispose()
+        {
+            _x.Dispose();
+            _y.Dispose();
+            _dy.Dispose();
+            _saved.Dispose();
+            _partials.Dispose();
+            Targets.Dispose();
+        }
+    }
+}

@@ -1,0 +1,74 @@
+using Nalu.Gpu.Kernels;
+
+namespace Nalu.Gpu.Training;
+
+/// <summary>How a training step is laid out on the device.</summary>
+public enum TrainingStrategy
+{
+    /// <summary>Fused on the CPU accelerator and for populations of 32 or more; batched otherwise.</summary>
+    Auto,
+    /// <summary>One launch runs several whole steps, one thread per model (samples in sequence).</summary>
+    Fused,
+    /// <summary>A step is a few batch-parallel launches (generate, forward, loss, backward, reduce, update).</summary>
+    Batched,
+}
+
+/// <summary>Training-loop settings. Defaults follow the paper's protocol (batch 128, Adam lr 1e-3, 10,000-sample evaluation sets).</summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Samples per step (128).</summary>
+    public int Batch { get; init; } = 128;
+    /// <summary>Optimizer (Adam, lr 1e-3).</summary>
+    public OptimizerOptions Optimizer { get; init; } = OptimizerOptions.Adam();
+    /// <summary>Evaluate every this many steps (0: only when asked). Default 1,000.</summary>
+    public int EvaluateEvery { get; init; } = 1000;
+    /// <summary>Size of the interpolation (validation) set (10,000).</summary>
+    public int ValidationSamples { get; init; } = 10_000;
+    /// <summary>Size of the extrapolation (test) set (10,000).</summary>
+    public int TestSamples { get; init; } = 10_000;
+    /// <summary>Step layout (Auto).</summary>
+    public TrainingStrategy Strategy { get; init; } = TrainingStrategy.Auto;
+    /// <summary>Most steps per fused launch (50); progress and loss checks happen between launches.</summary>
+    public int StepsPerLaunch { get; init; } = 50;
+    /// <summary>Per-model ops for a population (null: every model trains the task's op).</summary>
+    public IReadOnlyList<ArithmeticOp>? Ops { get; init; }
+    /// <summary>Per-model learning rates (null: every model uses the optimizer's).</summary>
+    public IReadOnlyList<float>? LearningRates { get; init; }
+
+    internal void Validate(int models)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Batch, 1, nameof(Batch));
+        ArgumentNullException.ThrowIfNull(Optimizer, nameof(Optimizer));
+        ArgumentOutOfRangeException.ThrowIfNegative(EvaluateEvery, nameof(EvaluateEvery));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ValidationSamples, 1, nameof(ValidationSamples));
+        ArgumentOutOfRangeException.ThrowIfLessThan(TestSamples, 1, nameof(TestSamples));
+        ArgumentOutOfRangeException.ThrowIfLessThan(StepsPerLaunch, 1, nameof(StepsPerLaunch));
+        if (!Enum.IsDefined(Strategy))
+            throw new ArgumentOutOfRangeException(nameof(Strategy), Strategy, "Unknown strategy.");
+        if (Ops is not null && Ops.Count != models)
+            throw new ArgumentException($"Ops has {Ops.Count} entries for {models} models.", nameof(Ops));
+        if (LearningRates is not null)
+        {
+            if (LearningRates.Count != models)
+                throw new ArgumentException($"LearningRates has {LearningRates.Count} entries for {models} models.", nameof(LearningRates));
+            foreach (float lr in LearningRates)
+            {
+                if (!(float.IsFinite(lr) && lr > 0f))
+                    throw new ArgumentOutOfRangeException(nameof(LearningRates), lr, "Every learning rate must be positive and finite.");
+            }
+        }
+    }
+}
+
+/// <summary>Mean squared errors of each model on the two evaluation sets.</summary>
+/// <param name="Step">Steps trained when evaluated.</param>
+/// <param name="Interpolation">Per-model MSE on the interpolation (validation) set; NaN when an output was not finite.</param>
+/// <param name="Extrapolation">Per-model MSE on the extrapolation (test) set; NaN when an output was not finite.</param>
+public sealed record Evaluation(int Step, double[] Interpolation, double[] Extrapolation);
+
+/// <summary>Progress of a training run, reported between launches.</summary>
+/// <param name="Step">Steps done.</param>
+/// <param name="TotalSteps">Steps this call will reach.</param>
+/// <param name="Losses">Training loss of each model's latest step.</param>
+/// <param name="Evaluation">Set when this report follows an evaluation.</param>
+public sealed record TrainingProgress(int Step, int TotalSteps, float[] Losses, Evaluation? Evaluation);
