@@ -54,18 +54,20 @@ public static class FusedTrainingKernel
     {
         int stride = Grid.DimX * Group.DimX;
         for (int p = Grid.GlobalIndex.X; p < a.Models; p += stride)
-            TrainModel(unit, a, p, new DeviceMemory(a.Parameters), new DeviceMemory(a.Gradients),
+        {
+            a.Losses[p] = TrainModel(unit, a, p, new DeviceMemory(a.Parameters), new DeviceMemory(a.Gradients),
                 new DeviceMemory(a.Cache), new DeviceMemory(a.State), new DeviceMemory(a.Scratch),
-                a.Task.Seeds[p], a.Task.Ops[p], a.LearningRates[p], out float loss);
+                a.Task.Seeds[p], a.Task.Ops[p], a.LearningRates[p]);
+        }
     }
 
     /// <summary>
     /// The per-model body, generic over memory so the native CPU path runs exactly this code.
-    /// Returns the last step's mean loss through <paramref name="lastLoss"/>.
+    /// Returns the last step's mean training loss.
     /// </summary>
-    public static void TrainModel<TUnit, TMem>(
+    public static float TrainModel<TUnit, TMem>(
         TUnit unit, FusedStepArgs a, int p, TMem parameters, TMem gradients, TMem cache, TMem state, TMem scratch,
-        int seed, int op, float learningRate, out float lastLoss)
+        int seed, int op, float learningRate)
         where TUnit : struct, IUnit
         where TMem : struct, IFloatMemory
     {
@@ -75,7 +77,7 @@ public static class FusedTrainingKernel
         int xOff = p * ScratchCount(unit);
         int yOff = xOff + inputs, dyOff = yOff + outputs, savedOff = dyOff + outputs;
         float invCount = 1f / (a.Batch * outputs);
-        lastLoss = 0f;
+        float lastLoss = 0f;
 
         for (int s = 0; s < a.Steps; s++)
         {
@@ -127,5 +129,7 @@ public static class FusedTrainingKernel
 
             lastLoss = loss * invCount;
         }
+
+        return lastLoss;
     }
 }

@@ -1,0 +1,183 @@
+using System.Globalization;
+using CommandLine;
+using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Models;
+using Act = Nalu.Gpu.Models.Activation;
+using Nalu.Gpu.Tasks;
+using Nalu.Gpu.Training;
+
+namespace Nalu.Gpu.Bench.Cli;
+
+/// <summary>Options that define a model, a task and an optimizer; shared by train and bench.</summary>
+public abstract class ModelOptions : CommonOptions
+{
+    [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, mlp (dense layers, --activation between them, linear output).")]
+    public string Unit { get; set; } = "nalu";
+
+    [Option("activation", Default = "relu", HelpText = "Hidden activation of mlp: linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, softsign, hardtanh.")]
+    public string Activation { get; set; } = "relu";
+
+    [Option("op", Default = "mul", HelpText = "Target op(a, b): add, sub, mul, div, square (a²), sqrt (√a).")]
+    public string Op { get; set; } = "mul";
+
+    [Option("inputs", Default = 100, HelpText = "Task size: 100 (the paper's: a, b are sums of fixed 25-element subsets) or 2 (op(x0, x1)).")]
+    public int Inputs { get; set; } = 100;
+
+    [Option("hidden", Default = "2", HelpText = "Hidden widths, comma separated: '2' gives inputs→2→1, '8,8' two hidden layers.")]
+    public string Hidden { get; set; } = "2";
+
+    [Option("batch", Default = 128, HelpText = "Samples per step.")]
+    public int Batch { get; set; } = 128;
+
+    [Option("lr", Default = 1e-3f, HelpText = "Learning rate.")]
+    public float LearningRate { get; set; } = 1e-3f;
+
+    [Option("optimizer", Default = "adam", HelpText = "adam, sgd (momentum 0.9), rmsprop.")]
+    public string Optimizer { get; set; } = "adam";
+
+    [Option("clip-value", Default = 0f, HelpText = "Clip gradient elements to [-c, c] (0: off).")]
+    public float ClipValue { get; set; }
+
+    [Option("clip-norm", Default = 0f, HelpText = "Clip each model's gradient L2 norm to c (0: off).")]
+    public float ClipNorm { get; set; }
+
+    [Option("seed", Default = 0, HelpText = "Seed of the first model; model k uses seed+k.")]
+    public int Seed { get; set; }
+
+    [Option("models", Default = 1, HelpText = "Independent models trained at once (a population), seeds seed..seed+models-1.")]
+    public int Models { get; set; } = 1;
+
+    [Option("interpolation", Default = "1:2", HelpText = "Training range, 'lo:hi' or 'lo:hi,lo:hi' for a union. Use --interpolation=-2:2 for negative bounds.")]
+    public string Interpolation { get; set; } = "1:2";
+
+    [Option("extrapolation", Default = "2:6", HelpText = "Test range, same syntax, e.g. --extrapolation=-6:-2,2:6.")]
+    public string Extrapolation { get; set; } = "2:6";
+
+    [Option("strategy", Default = "auto", HelpText = "Step layout: auto, fused (one thread per model, many steps per launch), batched (batch-parallel launches).")]
+    public string Strategy { get; set; } = "auto";
+
+    internal ArithmeticTask BuildTask()
+    {
+        var op = ParseOp(Op);
+        if (Inputs != 2 && Inputs < 38)
+            throw new UsageException($"--inputs {Inputs}: use 2, or at least 38 so that two 25-element subsets 13 apart fit.");
+        try
+        {
+            return new ArithmeticTask(op, Inputs, ParseRange(Interpolation, "--interpolation"), ParseRange(Extrapolation, "--extrapolation"));
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    internal ModelArchitecture BuildArchitecture(string? unitOverride = null)
+    {
+        int[] hidden;
+        try
+        {
+            hidden = Hidden.Trim().Length == 0 ? [] : Hidden.Split(',').Select(h => int.Parse(h.Trim(), CultureInfo.InvariantCulture)).ToArray();
+        }
+        catch (FormatException)
+        {
+            throw new UsageException($"--hidden '{Hidden}' must be comma-separated positive integers, e.g. 2 or 8,8.");
+        }
+
+        if (hidden.Any(h => h < 1))
+            throw new UsageException($"--hidden '{Hidden}': every width must be at least 1.");
+        int[] widths = [Inputs, .. hidden, 1];
+        string unit = (unitOverride ?? Unit).ToLowerInvariant();
+        var layers = new List<LayerSpec>();
+        for (int i = 0; i + 1 < widths.Length; i++)
+        {
+            bool last = i + 2 == widths.Length;
+            layers.Add(unit switch
+            {
+                "nac" => LayerSpec.Nac(widths[i], widths[i + 1]),
+                "nac-mult" => LayerSpec.NacMult(widths[i], widths[i + 1]),
+                "nalu" => LayerSpec.Nalu(widths[i], widths[i + 1]),
+                "nalu-untied" => LayerSpec.Nalu(widths[i], widths[i + 1], untied: true),
+                "mlp" => LayerSpec.Dense(widths[i], widths[i + 1], last ? Act.Linear : ParseActivation(Activation)),
+                _ => throw new UsageException($"--unit '{unit}' is not one of nac, nac-mult, nalu, nalu-untied, mlp."),
+            });
+        }
+
+        return new ModelArchitecture(layers);
+    }
+
+    internal TrainerOptions BuildTrainerOptions(int evaluateEvery, int evalSamples)
+    {
+        if (Batch < 1)
+            throw new UsageException($"--batch {Batch} must be at least 1.");
+        if (Models < 1)
+            throw new UsageException($"--models {Models} must be at least 1.");
+        if (!(float.IsFinite(LearningRate) && LearningRate > 0))
+            throw new UsageException($"--lr {LearningRate} must be a positive number.");
+        if (!(ClipValue >= 0 && float.IsFinite(ClipValue)) || !(ClipNorm >= 0 && float.IsFinite(ClipNorm)))
+            throw new UsageException("--clip-value and --clip-norm must be non-negative numbers (0 turns them off).");
+        var optimizer = Optimizer.ToLowerInvariant() switch
+        {
+            "adam" => OptimizerOptions.Adam(LearningRate),
+            "sgd" => OptimizerOptions.Sgd(LearningRate),
+            "rmsprop" => OptimizerOptions.RmsProp(LearningRate),
+            _ => throw new UsageException($"--optimizer '{Optimizer}' is not one of adam, sgd, rmsprop."),
+        };
+        var strategy = Strategy.ToLowerInvariant() switch
+        {
+            "auto" => TrainingStrategy.Auto,
+            "fused" => TrainingStrategy.Fused,
+            "batched" => TrainingStrategy.Batched,
+            _ => throw new UsageException($"--strategy '{Strategy}' is not one of auto, fused, batched."),
+        };
+        return new TrainerOptions
+        {
+            Batch = Batch,
+            Optimizer = optimizer.WithClipping(ClipValue, ClipNorm),
+            EvaluateEvery = evaluateEvery,
+            ValidationSamples = evalSamples,
+            TestSamples = evalSamples,
+            Strategy = strategy,
+        };
+    }
+
+    internal int[] Seeds => Enumerable.Range(0, Models).Select(k => Seed + k).ToArray();
+
+    internal static ArithmeticOp ParseOp(string op) => op.ToLowerInvariant() switch
+    {
+        "add" or "+" => ArithmeticOp.Add,
+        "sub" or "-" => ArithmeticOp.Sub,
+        "mul" or "*" or "x" => ArithmeticOp.Mul,
+        "div" or "/" => ArithmeticOp.Div,
+        "square" or "sq" => ArithmeticOp.Square,
+        "sqrt" => ArithmeticOp.Sqrt,
+        _ => throw new UsageException($"--op '{op}' is not one of add, sub, mul, div, square, sqrt."),
+    };
+
+    internal static Act ParseActivation(string name) => name.ToLowerInvariant().Replace("-", "").Replace("_", "") switch
+    {
+        "linear" or "none" => Act.Linear,
+        "relu" => Act.Relu,
+        "relu6" => Act.Relu6,
+        "tanh" => Act.Tanh,
+        "sigmoid" => Act.Sigmoid,
+        "elu" => Act.Elu,
+        "selu" => Act.Selu,
+        "softplus" => Act.Softplus,
+        "leakyrelu" => Act.LeakyRelu,
+        "softsign" => Act.Softsign,
+        "hardtanh" => Act.Hardtanh,
+        _ => throw new UsageException($"--activation '{name}' is not a known activation (linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, softsign, hardtanh)."),
+    };
+
+    private static SampleInterval ParseRange(string text, string option)
+    {
+        try
+        {
+            return SampleInterval.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"{option}: {e.Message}");
+        }
+    }
+}

@@ -1,0 +1,198 @@
+using System.Diagnostics;
+using CommandLine;
+using Nalu.Gpu.Checkpoints;
+using Nalu.Gpu.Devices;
+using Nalu.Gpu.Models;
+using Nalu.Gpu.Tasks;
+using Nalu.Gpu.Training;
+using Spectre.Console;
+
+namespace Nalu.Gpu.Bench.Cli;
+
+[Verb("train", HelpText = "Train on the static arithmetic task and report interpolation and extrapolation MSE.")]
+public sealed class TrainOptions : ModelOptions
+{
+    [Option("steps", Default = 10000, HelpText = "Optimizer steps.")]
+    public int Steps { get; set; } = 10000;
+
+    [Option("eval-every", Default = 1000, HelpText = "Evaluate every this many steps (0: only at the end).")]
+    public int EvalEvery { get; set; } = 1000;
+
+    [Option("eval-samples", Default = 10000, HelpText = "Samples in each evaluation set (interpolation and extrapolation).")]
+    public int EvalSamples { get; set; } = 10000;
+
+    [Option("baseline", HelpText = "Also train a dense ReLU MLP of the same widths, identically, and compare.")]
+    public bool Baseline { get; set; }
+
+    [Option("json", HelpText = "Write a machine-readable result to this file ('-' for stdout).")]
+    public string? Json { get; set; }
+
+    [Option("save", HelpText = "Write a safetensors checkpoint of the trained model(s) to this file.")]
+    public string? Save { get; set; }
+
+    [Option("quiet", HelpText = "No progress output.")]
+    public bool Quiet { get; set; }
+}
+
+/// <summary>The result of one training run, as written by --json.</summary>
+public sealed record RunResult(
+    string Architecture, string Unit, string Op, int Inputs, int Steps, int Batch, string Optimizer, float LearningRate,
+    string Interpolation, string Extrapolation, string Device, string Strategy, double WallSeconds, double ModelStepsPerSecond,
+    IReadOnlyList<ModelResult> Models);
+
+/// <summary>One model's scores.</summary>
+public sealed record ModelResult(int Seed, float TrainLoss, double InterpolationMse, double ExtrapolationMse, bool Diverged);
+
+internal static class TrainCommand
+{
+    public static int Run(TrainOptions o)
+    {
+        if (o.Steps < 1)
+            throw new UsageException($"--steps {o.Steps} must be at least 1.");
+        if (o.EvalEvery < 0 || o.EvalSamples < 1)
+            throw new UsageException("--eval-every must be ≥ 0 and --eval-samples ≥ 1.");
+        var task = o.BuildTask();
+        var architecture = o.BuildArchitecture();
+        var options = o.BuildTrainerOptions(o.EvalEvery, o.EvalSamples);
+        var baselineArch = o.Baseline ? o.BuildArchitecture("mlp") : null;
+        if (o.Save is not null)
+            CheckWritable(o.Save, "--save");
+        if (o.Json is not null && o.Json != "-")
+            CheckWritable(o.Json, "--json");
+
+        using var device = NaluDevice.Create(o.DeviceKind);
+        bool toStdout = o.Json == "-";
+        var log = toStdout ? new StreamWriter(Console.OpenStandardError()) { AutoFlush = true } : Console.Out;
+        log.WriteLine($"Device: {device}");
+
+        var results = new List<RunResult>();
+        var main = TrainOne(device, architecture, o.Unit, task, options, o, log, out var model);
+        results.Add(main);
+        using (model)
+        {
+            if (o.Save is not null)
+            {
+                Checkpoint.Save(o.Save, model, task, o.Steps);
+                log.WriteLine($"Saved checkpoint: {o.Save}");
+            }
+        }
+
+        if (baselineArch is not null)
+        {
+            var baseline = TrainOne(device, baselineArch, "mlp", task, options, o, log, out var baselineModel);
+            baselineModel.Dispose();
+            results.Add(baseline);
+        }
+
+        PrintSummary(results, log);
+        if (o.Json is not null)
+        {
+            object payload = results.Count == 1 ? results[0] : new { Result = results[0], Baseline = results[1] };
+            string json = System.Text.Json.JsonSerializer.Serialize(payload, Output.Json);
+            if (toStdout)
+                Console.WriteLine(json);
+            else
+                Output.WriteAtomically(o.Json, json);
+        }
+
+        return results.SelectMany(r => r.Models).All(m => !m.Diverged) ? 0 : 3;
+    }
+
+    internal static void CheckWritable(string path, string option)
+    {
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (dir is not null && !Directory.Exists(dir))
+            throw new UsageException($"{option} '{path}': directory '{dir}' does not exist.");
+        if (Directory.Exists(path))
+            throw new UsageException($"{option} '{path}' is a directory.");
+    }
+
+    private static RunResult TrainOne(NaluDevice device, ModelArchitecture architecture, string unit, ArithmeticTask task,
+        TrainerOptions options, TrainOptions o, TextWriter log, out Model model)
+    {
+        var trained = model = new Model(device, architecture, o.Seeds);
+        using var trainer = new Trainer(model, task, options);
+        log.WriteLine($"Training {architecture} on {task.Op} ({task.Inputs} inputs), {o.Models} model(s), {o.Steps} steps, batch {o.Batch}, strategy {trainer.Strategy}");
+        var clock = Stopwatch.StartNew();
+        Run(trainer, o.Steps, o.Quiet, log);
+        clock.Stop();
+        var final = trainer.History.Count > 0 && trainer.History[^1].Step == trainer.Step ? trainer.History[^1] : trainer.Evaluate();
+        var models = Enumerable.Range(0, trained.Count).Select(p => new ModelResult(
+            trained.Seeds[p], trainer.LastLosses[p], final.Interpolation[p], final.Extrapolation[p],
+            trainer.Diverged[p] || double.IsNaN(final.Interpolation[p]) || double.IsNaN(final.Extrapolation[p]))).ToArray();
+        return new RunResult(architecture.ToString(), unit, task.Op.ToString().ToLowerInvariant(), task.Inputs, o.Steps, o.Batch,
+            options.Optimizer.Kind.ToString().ToLowerInvariant(), options.Optimizer.LearningRate, task.Interpolation.ToString(),
+            task.Extrapolation.ToString(), device.ToString(), trainer.Strategy.ToString(), clock.Elapsed.TotalSeconds,
+            (double)o.Steps * model.Count / clock.Elapsed.TotalSeconds, models);
+    }
+
+    private static void Run(Trainer trainer, int steps, bool quiet, TextWriter log)
+    {
+        if (quiet)
+        {
+            trainer.Train(steps);
+            return;
+        }
+
+        if (AnsiConsole.Profile.Capabilities.Interactive && log == Console.Out)
+        {
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var bar = ctx.AddTask("training", maxValue: steps);
+                    trainer.Train(steps, p =>
+                    {
+                        bar.Value = p.Step;
+                        bar.Description = $"step {p.Step} loss {Median(p.Losses):G3}";
+                    });
+                });
+            return;
+        }
+
+        // Not a terminal: a plain line every ~10% (and at each evaluation), so logs stay readable.
+        int every = Math.Max(1, steps / 10), next = every;
+        var clock = Stopwatch.StartNew();
+        trainer.Train(steps, p =>
+        {
+            if (p.Step < next && p.Evaluation is null && p.Step != p.TotalSteps)
+                return;
+            while (next <= p.Step)
+                next += every;
+            string eval = p.Evaluation is null ? "" : $"  interp {Median(p.Evaluation.Interpolation):G3}  extrap {Median(p.Evaluation.Extrapolation):G3}";
+            log.WriteLine($"  step {p.Step,8}/{p.TotalSteps}  loss {Median(p.Losses):G4}{eval}  ({p.Step / clock.Elapsed.TotalSeconds:F0} steps/s)");
+        });
+    }
+
+    private static double Median(IEnumerable<float> values) => Median(values.Select(v => (double)v));
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.OrderBy(v => double.IsNaN(v) ? double.MaxValue : v).ToArray();
+        return sorted[sorted.Length / 2];
+    }
+
+    private static void PrintSummary(IReadOnlyList<RunResult> results, TextWriter log)
+    {
+        var table = new Table().AddColumns("Model", "Seeds", "Train loss", "Interpolation MSE", "Extrapolation MSE", "Steps/s");
+        foreach (var r in results)
+        {
+            var m = r.Models;
+            string Cell(Func<ModelResult, double> f) => m.Count == 1 ? $"{f(m[0]):G4}" : $"median {Median(m.Select(f)):G4}";
+            table.AddRow(Markup.Escape(r.Architecture), m.Count == 1 ? m[0].Seed.ToString() : $"{m[0].Seed}..{m[^1].Seed}",
+                Cell(x => x.TrainLoss), Cell(x => x.InterpolationMse), Cell(x => x.ExtrapolationMse), $"{r.ModelStepsPerSecond:F0}");
+        }
+
+        if (log == Console.Out)
+            AnsiConsole.Write(table);
+        else
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(log) });
+            console.Write(table);
+        }
+
+        int diverged = results.Sum(r => r.Models.Count(x => x.Diverged));
+        if (diverged > 0)
+            log.WriteLine($"Warning: {diverged} model(s) produced NaN or infinite values (diverged); their MSE is reported as NaN.");
+    }
+}

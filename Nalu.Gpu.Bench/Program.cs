@@ -1,0 +1,48 @@
+using CommandLine;
+using Nalu.Gpu.Bench.Cli;
+using Nalu.Gpu.Checkpoints;
+using Nalu.Gpu.Devices;
+
+namespace Nalu.Gpu.Bench;
+
+/// <summary>Entry point of the <c>nalu</c> command.</summary>
+public static class Program
+{
+    /// <summary>Exit codes: 0 ok, 1 runtime failure, 2 bad command line, 3 a model diverged.</summary>
+    public static int Main(string[] args)
+    {
+        var parser = new Parser(s =>
+        {
+            s.HelpWriter = Console.Error;
+            s.CaseInsensitiveEnumValues = true;
+            s.AutoVersion = false;
+        });
+        var result = parser.ParseArguments<TrainOptions, PredictOptions, DevicesOptions>(args);
+        return result.MapResult(
+            (TrainOptions o) => Guard(() => TrainCommand.Run(o)),
+            (PredictOptions o) => Guard(() => PredictCommand.Run(o)),
+            (DevicesOptions o) => Guard(() => DevicesCommand.Run(o)),
+            errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError) ? 0 : 2);
+    }
+
+    /// <summary>Turns every expected failure into one clear line on stderr and a non-zero exit code.</summary>
+    private static int Guard(Func<int> run)
+    {
+        try
+        {
+            return run();
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine("Run with --help for the options.");
+            return 2;
+        }
+        catch (Exception e) when (e is DeviceUnavailableException or CheckpointFormatException or FileNotFoundException
+            or DirectoryNotFoundException or UnauthorizedAccessException or IOException or ArgumentException or InvalidDataException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using Nalu.Gpu.Devices;
+using Xunit;
+
+[assembly: CollectionBehavior(MaxParallelThreads = 1)]
+
+namespace Nalu.Gpu.Tests;
+
+/// <summary>
+/// One device per backend for a test class. The same test bodies run on every backend: the CPU
+/// accelerator always (CI), CUDA and OpenCL only where a device exists (skipped otherwise).
+/// </summary>
+public abstract class DeviceFixture : IDisposable
+{
+    private readonly Lazy<NaluDevice?> _device;
+
+    protected DeviceFixture(DeviceKind kind)
+    {
+        Kind = kind;
+        _device = new Lazy<NaluDevice?>(() =>
+        {
+            try
+            {
+                return NaluDevice.Create(kind);
+            }
+            catch (DeviceUnavailableException)
+            {
+                return null;
+            }
+        });
+    }
+
+    /// <summary>The backend this fixture stands for.</summary>
+    public DeviceKind Kind { get; }
+
+    /// <summary>The device, or a skip when this machine has none of this kind.</summary>
+    public NaluDevice Device
+    {
+        get
+        {
+            Skip.If(_device.Value is null, $"No {Kind} device on this machine.");
+            return _device.Value!;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_device.IsValueCreated)
+            _device.Value?.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class CpuFixture() : DeviceFixture(DeviceKind.Cpu);
+
+public sealed class CudaFixture() : DeviceFixture(DeviceKind.Cuda);
+
+public sealed class OpenCLFixture() : DeviceFixture(DeviceKind.OpenCL);
