@@ -23,7 +23,7 @@ public abstract class ModelOptions : CommonOptions
     [Option("inputs", Default = 100, HelpText = "Task size: 100 (the paper's: a, b are sums of fixed 25-element subsets) or 2 (op(x0, x1)).")]
     public int Inputs { get; set; } = 100;
 
-    [Option("hidden", Default = "2", HelpText = "Hidden widths, comma separated: '2' gives inputs→2→1, '8,8' two hidden layers.")]
+    [Option("hidden", Default = "2", HelpText = "Hidden widths, comma separated: '2' gives inputs→2→1, '8,8' two hidden layers, 'none' a single layer inputs→1.")]
     public string Hidden { get; set; } = "2";
 
     [Option("batch", Default = 128, HelpText = "Samples per step.")]
@@ -71,20 +71,23 @@ public abstract class ModelOptions : CommonOptions
         }
     }
 
-    internal ModelArchitecture BuildArchitecture(string? unitOverride = null)
+    internal ModelArchitecture BuildArchitecture(string? unitOverride = null, string? hiddenOverride = null, string option = "--hidden")
     {
+        string text = (hiddenOverride ?? Hidden).Trim();
         int[] hidden;
         try
         {
-            hidden = Hidden.Trim().Length == 0 ? [] : Hidden.Split(',').Select(h => int.Parse(h.Trim(), CultureInfo.InvariantCulture)).ToArray();
+            hidden = text.Length == 0 || text.Equals("none", StringComparison.OrdinalIgnoreCase)
+                ? []
+                : text.Split(',').Select(h => int.Parse(h.Trim(), CultureInfo.InvariantCulture)).ToArray();
         }
-        catch (FormatException)
+        catch (Exception e) when (e is FormatException or OverflowException)
         {
-            throw new UsageException($"--hidden '{Hidden}' must be comma-separated positive integers, e.g. 2 or 8,8.");
+            throw new UsageException($"{option} '{text}' must be 'none' or comma-separated positive integers, e.g. 2 or 8,8.");
         }
 
         if (hidden.Any(h => h < 1))
-            throw new UsageException($"--hidden '{Hidden}': every width must be at least 1.");
+            throw new UsageException($"{option} '{text}': every width must be at least 1.");
         int[] widths = [Inputs, .. hidden, 1];
         string unit = (unitOverride ?? Unit).ToLowerInvariant();
         var layers = new List<LayerSpec>();

@@ -21,8 +21,11 @@ public sealed class TrainOptions : ModelOptions
     [Option("eval-samples", Default = 10000, HelpText = "Samples in each evaluation set (interpolation and extrapolation).")]
     public int EvalSamples { get; set; } = 10000;
 
-    [Option("baseline", HelpText = "Also train a dense ReLU MLP of the same widths, identically, and compare.")]
+    [Option("baseline", HelpText = "Also train a dense ReLU MLP (hidden widths --baseline-hidden) on the same data with the same optimizer, and compare.")]
     public bool Baseline { get; set; }
+
+    [Option("baseline-hidden", Default = "16,16", HelpText = "Hidden widths of the --baseline MLP.")]
+    public string BaselineHidden { get; set; } = "16,16";
 
     [Option("json", HelpText = "Write a machine-readable result to this file ('-' for stdout).")]
     public string? Json { get; set; }
@@ -36,7 +39,7 @@ public sealed class TrainOptions : ModelOptions
 
 /// <summary>The result of one training run, as written by --json.</summary>
 public sealed record RunResult(
-    string Architecture, string Unit, string Op, int Inputs, int Steps, int Batch, string Optimizer, float LearningRate,
+    string Name, string Architecture, string Unit, string Op, int Inputs, int Steps, int Batch, string Optimizer, float LearningRate,
     string Interpolation, string Extrapolation, string Device, string Strategy, double WallSeconds, double ModelStepsPerSecond,
     IReadOnlyList<ModelResult> Models);
 
@@ -54,7 +57,7 @@ internal static class TrainCommand
         var task = o.BuildTask();
         var architecture = o.BuildArchitecture();
         var options = o.BuildTrainerOptions(o.EvalEvery, o.EvalSamples);
-        var baselineArch = o.Baseline ? o.BuildArchitecture("mlp") : null;
+        var baselineArch = o.Baseline ? o.BuildArchitecture("mlp", o.BaselineHidden, "--baseline-hidden") : null;
         if (o.Save is not null)
             CheckWritable(o.Save, "--save");
         if (o.Json is not null && o.Json != "-")
@@ -112,7 +115,7 @@ internal static class TrainCommand
     {
         var trained = model = new Model(device, architecture, o.Seeds);
         using var trainer = new Trainer(model, task, options);
-        log.WriteLine($"Training {architecture} on {task.Op} ({task.Inputs} inputs), {o.Models} model(s), {o.Steps} steps, batch {o.Batch}, strategy {trainer.Strategy}");
+        log.WriteLine($"Training {architecture.ShortName} on {task.Op} ({task.Inputs} inputs), {o.Models} model(s), {o.Steps} steps, batch {o.Batch}, strategy {trainer.Strategy}");
         var clock = Stopwatch.StartNew();
         Run(trainer, o.Steps, o.Quiet, log);
         clock.Stop();
@@ -120,7 +123,7 @@ internal static class TrainCommand
         var models = Enumerable.Range(0, trained.Count).Select(p => new ModelResult(
             trained.Seeds[p], trainer.LastLosses[p], final.Interpolation[p], final.Extrapolation[p],
             trainer.Diverged[p] || double.IsNaN(final.Interpolation[p]) || double.IsNaN(final.Extrapolation[p]))).ToArray();
-        return new RunResult(architecture.ToString(), unit, task.Op.ToString().ToLowerInvariant(), task.Inputs, o.Steps, o.Batch,
+        return new RunResult(architecture.ShortName, architecture.ToString(), unit, task.Op.ToString().ToLowerInvariant(), task.Inputs, o.Steps, o.Batch,
             options.Optimizer.Kind.ToString().ToLowerInvariant(), options.Optimizer.LearningRate, task.Interpolation.ToString(),
             task.Extrapolation.ToString(), device.ToString(), trainer.Strategy.ToString(), clock.Elapsed.TotalSeconds,
             (double)o.Steps * model.Count / clock.Elapsed.TotalSeconds, models);
@@ -179,7 +182,7 @@ internal static class TrainCommand
         {
             var m = r.Models;
             string Cell(Func<ModelResult, double> f) => m.Count == 1 ? $"{f(m[0]):G4}" : $"median {Median(m.Select(f)):G4}";
-            table.AddRow(Markup.Escape(r.Architecture), m.Count == 1 ? m[0].Seed.ToString() : $"{m[0].Seed}..{m[^1].Seed}",
+            table.AddRow(Markup.Escape(r.Name), m.Count == 1 ? m[0].Seed.ToString() : $"{m[0].Seed}..{m[^1].Seed}",
                 Cell(x => x.TrainLoss), Cell(x => x.InterpolationMse), Cell(x => x.ExtrapolationMse), $"{r.ModelStepsPerSecond:F0}");
         }
 

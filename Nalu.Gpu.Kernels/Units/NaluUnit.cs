@@ -18,7 +18,8 @@ public readonly struct NaluUnit : IUnit
 {
     private readonly int _inputs;
     private readonly int _outputs;
-    private readonly bool _untied;
+    // An int, not a bool: ILGPU 1.5.3 rejects bool fields in kernel-parameter structs.
+    private readonly int _untied;
 
     /// <summary>A NALU with the given widths; <paramref name="untied"/> gives each path its own weights.</summary>
     public NaluUnit(int inputs, int outputs, bool untied = false)
@@ -27,19 +28,19 @@ public readonly struct NaluUnit : IUnit
         ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
         _inputs = inputs;
         _outputs = outputs;
-        _untied = untied;
+        _untied = untied ? 1 : 0;
     }
 
     /// <summary>Whether the additive and multiplicative paths have separate weights.</summary>
-    public bool Untied => _untied;
+    public bool Untied => _untied != 0;
     /// <inheritdoc />
     public int Inputs => _inputs;
     /// <inheritdoc />
     public int Outputs => _outputs;
     /// <inheritdoc />
-    public int ParameterCount => (_untied ? 5 : 3) * _inputs * _outputs;
+    public int ParameterCount => (Untied ? 5 : 3) * _inputs * _outputs;
     /// <inheritdoc />
-    public int CacheCount => (_untied ? 2 : 1) * _inputs * _outputs;
+    public int CacheCount => (Untied ? 2 : 1) * _inputs * _outputs;
     /// <inheritdoc />
     public int ElementCount => _inputs * _outputs;
     /// <inheritdoc />
@@ -47,10 +48,10 @@ public readonly struct NaluUnit : IUnit
 
     // Offsets of the matrices inside the parameter block and the cache.
     private int Weights => _inputs * _outputs;
-    private int MultWHat => _untied ? 2 * Weights : 0;
-    private int MultMHat => _untied ? 3 * Weights : Weights;
-    private int Gate => _untied ? 4 * Weights : 2 * Weights;
-    private int MultCache => _untied ? Weights : 0;
+    private int MultWHat => Untied ? 2 * Weights : 0;
+    private int MultMHat => Untied ? 3 * Weights : Weights;
+    private int Gate => Untied ? 4 * Weights : 2 * Weights;
+    private int MultCache => Untied ? Weights : 0;
 
     /// <inheritdoc />
     public void PrepareCache<TMem>(int element, TMem parameters, int paramOffset, TMem cache, int cacheOffset)
@@ -58,7 +59,7 @@ public readonly struct NaluUnit : IUnit
     {
         cache[cacheOffset + element] = UnitMath.NacWeight(
             parameters[paramOffset + element], parameters[paramOffset + Weights + element]);
-        if (_untied)
+        if (Untied)
         {
             cache[cacheOffset + MultCache + element] = UnitMath.NacWeight(
                 parameters[paramOffset + MultWHat + element], parameters[paramOffset + MultMHat + element]);
@@ -174,7 +175,7 @@ public readonly struct NaluUnit : IUnit
             grad[gradOffset + element], parameters[paramOffset + element], parameters[paramOffset + weights + element]);
         grad[gradOffset + element] = additive.WHat;
         grad[gradOffset + weights + element] = additive.MHat;
-        if (_untied)
+        if (Untied)
         {
             var multiplicative = UnitMath.NacWeightBackward(
                 grad[gradOffset + MultWHat + element],

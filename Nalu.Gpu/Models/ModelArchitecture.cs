@@ -76,6 +76,26 @@ public sealed class ModelArchitecture
         return values;
     }
 
+    /// <summary>Compact name, e.g. <c>nalu 100→2→1</c> or <c>mlp-relu 2→16→16→1</c>; mixed stacks fall back to <see cref="ToString"/>.</summary>
+    public string ShortName
+    {
+        get
+        {
+            string widths = string.Join("→", Layers.Select(l => l.Inputs).Append(Outputs));
+            if (Layers.All(l => l.Kind == UnitKind.Dense))
+            {
+                var hidden = Layers.Take(Layers.Count - 1).Select(l => l.Activation).Distinct().ToArray();
+                string act = hidden.Length == 0 ? Layers[^1].Activation.ToString() : hidden.Length == 1 ? hidden[0].ToString() : "mixed";
+                return $"mlp-{act.ToLowerInvariant()} {widths}";
+            }
+
+            var first = Layers[0];
+            return Layers.All(l => l.Kind == first.Kind && l.Untied == first.Untied)
+                ? $"{first.Kind.ToString().ToLowerInvariant()}{(first.Untied ? "-untied" : "")} {widths}"
+                : ToString();
+        }
+    }
+
     /// <summary>e.g. <c>nalu(100→2) → nalu(2→1)</c>.</summary>
     public override string ToString() => string.Join(" → ", Layers);
 
