@@ -10,7 +10,7 @@ namespace Nalu.Gpu.Tests;
 /// The optimizer reference against numbers worked out by hand. Hyper-parameters are powers of two where
 /// possible so the arithmetic in the comments is exact; ε is kept and its effect bounded by the tolerance.
 /// </summary>
-public sealed class OptimizerReferenceTests
+public sealed class OptimizerTests
 {
     private static OptimizerSettings Settings(OptimizerKind kind, float lr, float beta1, float beta2, float eps = 1e-8f,
         float clipValue = 0f, float clipNorm = 0f) => new()
@@ -49,8 +49,9 @@ public sealed class OptimizerReferenceTests
             // |g|/(|g|+ε) differs from 1 by at most ε/|g| = 1e-5 for g = 1e-3.
             Assert.True(Math.Abs(p[k] - expected) <= 1e-3 * 1e-8 / Math.Max(Math.Abs(g[k]), 1e-3) + 1e-15,
                 $"p[{k}] = {p[k]:R}, expected ≈ {expected:R} (g = {g[k]})");
-            Assert.Equal(0.1 * g[k], state[2 * k], 1e-8);            // m = (1 − 0.9)·g (0.9f widened)
-            Assert.Equal(0.001 * g[k] * g[k], state[2 * k + 1], 1e-7 * Math.Max(1, g[k] * g[k])); // v = (1 − 0.999)·g²
+            // m = (1 − β1)·g and v = (1 − β2)·g², with the float β1 = 0.9f, β2 = 0.999f widened to double.
+            Assert.Equal((1 - (double)0.9f) * g[k], state[2 * k], 1e-12);
+            Assert.Equal((1 - (double)0.999f) * g[k] * g[k], state[2 * k + 1], 1e-12);
         }
     }
 
@@ -193,11 +194,11 @@ public sealed class OptimizerReferenceTests
 /// <see cref="OptimizerKernels"/> and <see cref="LossKernels"/> against the double references, on every
 /// backend fixture. N is never a multiple of the group size; several steps; per-model learning rates.
 /// </summary>
-public abstract class OptimizerKernelTests
+public abstract class OptimizerTestsOnDevice
 {
     private readonly DeviceFixture _fixture;
 
-    protected OptimizerKernelTests(DeviceFixture fixture) => _fixture = fixture;
+    protected OptimizerTestsOnDevice(DeviceFixture fixture) => _fixture = fixture;
 
     private Accelerator Accelerator => _fixture.Device.Accelerator;
 
@@ -329,6 +330,6 @@ public abstract class OptimizerKernelTests
     }
 }
 
-public sealed class CpuOptimizerKernelTests(CpuFixture fixture) : OptimizerKernelTests(fixture), IClassFixture<CpuFixture>;
+public sealed class CpuOptimizerTests(CpuFixture fixture) : OptimizerTestsOnDevice(fixture), IClassFixture<CpuFixture>;
 
-public sealed class CudaOptimizerKernelTests(CudaFixture fixture) : OptimizerKernelTests(fixture), IClassFixture<CudaFixture>;
+public sealed class CudaOptimizerTests(CudaFixture fixture) : OptimizerTestsOnDevice(fixture), IClassFixture<CudaFixture>;
