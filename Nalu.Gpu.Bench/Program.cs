@@ -17,11 +17,12 @@ public static class Program
             s.CaseInsensitiveEnumValues = true;
             s.AutoVersion = false;
         });
-        var result = parser.ParseArguments<TrainOptions, PredictOptions, DevicesOptions>(args);
+        var result = parser.ParseArguments<TrainOptions, PredictOptions, DevicesOptions, BenchOptions>(args);
         return result.MapResult(
             (TrainOptions o) => Guard(() => TrainCommand.Run(o)),
             (PredictOptions o) => Guard(() => PredictCommand.Run(o)),
             (DevicesOptions o) => Guard(() => DevicesCommand.Run(o)),
+            (BenchOptions o) => Guard(() => BenchCommand.Run(o)),
             errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError) ? 0 : 2);
     }
 

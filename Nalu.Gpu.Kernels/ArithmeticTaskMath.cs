@@ -94,9 +94,10 @@ public static class ArithmeticTaskMath
         int second = first + subsetGap;
         float a = 0f, b = 0f;
         uint baseIndex = (uint)(sample * inputs);
+        ulong key = CounterRng.Key((uint)seed, stream);
         for (int i = 0; i < inputs; i++)
         {
-            float v = range.Map(CounterRng.Uniform((uint)seed, stream, counter, baseIndex + (uint)i));
+            float v = range.Map(CounterRng.Uniform(key, counter, baseIndex + (uint)i));
             x[xOffset + i] = v;
             if (i >= first && i < first + subsetSize)
                 a += v;

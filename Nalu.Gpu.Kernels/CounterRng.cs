@@ -5,9 +5,10 @@ namespace Nalu.Gpu.Kernels;
 /// any model can be drawn on any thread, in any order, on any backend, and a seed reproduces a run.
 /// </summary>
 /// <remarks>
-/// The key is the SplitMix64 finaliser of (seed, stream); the value is the finaliser of the key mixed with
-/// the counter (a, b). SplitMix64's finaliser passes BigCrush as a hash of a counter; only 64-bit integer
-/// multiplies and shifts are used, which every ILGPU backend compiles.
+/// SplitMix64 used as a counter-based generator: the key is the SplitMix64 finaliser of (seed, stream), and
+/// draw n of that key is <c>Mix(key + (n + 1)·γ)</c> with γ the golden-ratio increment, exactly SplitMix64's
+/// n-th output from state <c>key</c> (which passes BigCrush). One finaliser per draw: two 64-bit multiplies
+/// and three shifts, which every ILGPU backend compiles. Hot loops compute the key once (<see cref="Key"/>).
 /// </remarks>
 public static class CounterRng
 {
@@ -22,6 +23,8 @@ public static class CounterRng
     /// <summary>Stream for the extrapolation (test) set.</summary>
     public const uint ExtrapolationStream = 5;
 
+    private const ulong Gamma = 0x9E3779B97F4A7C15UL;
+
     /// <summary>SplitMix64's output function.</summary>
     public static ulong Mix(ulong z)
     {
@@ -30,14 +33,15 @@ public static class CounterRng
         return z ^ (z >> 31);
     }
 
-    /// <summary>64 random bits for counter (a, b) of (seed, stream).</summary>
-    public static ulong Bits(uint seed, uint stream, uint a, uint b)
-    {
-        ulong key = Mix(((ulong)seed << 32 | stream) + 0x9E3779B97F4A7C15UL);
-        return Mix(key ^ Mix(((ulong)a << 32 | b) + 0x632BE59BD9B4E019UL));
-    }
+    /// <summary>The key of (seed, stream).</summary>
+    public static ulong Key(uint seed, uint stream) => Mix(((ulong)seed << 32 | stream) * Gamma + 0x632BE59BD9B4E019UL);
 
-    /// <summary>A float uniform on [0, 1) with 24 random bits.</summary>
-    public static float Uniform(uint seed, uint stream, uint a, uint b) =>
-        (Bits(seed, stream, a, b) >> 40) * (1f / 16777216f);
+    /// <summary>64 random bits for counter (a, b) under <paramref name="key"/>.</summary>
+    public static ulong Bits(ulong key, uint a, uint b) => Mix(key + (((ulong)a << 32 | b) + 1UL) * Gamma);
+
+    /// <summary>A float uniform on [0, 1) with 24 random bits, for counter (a, b) under <paramref name="key"/>.</summary>
+    public static float Uniform(ulong key, uint a, uint b) => (Bits(key, a, b) >> 40) * (1f / 16777216f);
+
+    /// <summary>A float uniform on [0, 1) for counter (a, b) of (seed, stream).</summary>
+    public static float Uniform(uint seed, uint stream, uint a, uint b) => Uniform(Key(seed, stream), a, b);
 }

@@ -48,11 +48,23 @@ public static class OptimizerMath
         s.ClipValue > 0f ? (g > s.ClipValue ? s.ClipValue : g < -s.ClipValue ? -s.ClipValue : g) : g;
 
     /// <summary>
-    /// Updates parameter <paramref name="index"/> in place from its (already clipped) gradient at step
-    /// <paramref name="step"/> (0-based; Adam's bias correction uses t = step + 1).
+    /// Adam's bias corrections for 0-based <paramref name="step"/> (t = step + 1), computed once per step
+    /// rather than per parameter: <c>(1 − β1^t, √(1 − β2^t))</c>.
+    /// </summary>
+    public static StepFactors Factors(OptimizerSettings s, int step)
+    {
+        float t = step + 1;
+        return s.Kind == OptimizerKind.Adam
+            ? new StepFactors(1f - MathF.Pow(s.Beta1, t), MathF.Sqrt(1f - MathF.Pow(s.Beta2, t)))
+            : new StepFactors(1f, 1f);
+    }
+
+    /// <summary>
+    /// Updates parameter <paramref name="index"/> in place from its (already clipped) gradient, with the
+    /// step's <see cref="Factors"/>.
     /// </summary>
     public static void Update<TMem>(
-        OptimizerSettings s, float learningRate, int step, float gradient,
+        OptimizerSettings s, float learningRate, StepFactors f, float gradient,
         TMem parameters, TMem state, int index, int stateIndex)
         where TMem : struct, IFloatMemory
     {
@@ -62,11 +74,8 @@ public static class OptimizerMath
             float v = s.Beta2 * state[stateIndex + 1] + (1f - s.Beta2) * gradient * gradient;
             state[stateIndex] = m;
             state[stateIndex + 1] = v;
-            float t = step + 1;
-            float correction1 = 1f - MathF.Pow(s.Beta1, t);
-            float correction2 = 1f - MathF.Pow(s.Beta2, t);
             // torch: p -= lr/c1 · m / (sqrt(v)/sqrt(c2) + eps)
-            parameters[index] -= learningRate / correction1 * m / (MathF.Sqrt(v) / MathF.Sqrt(correction2) + s.Epsilon);
+            parameters[index] -= learningRate / f.Correction1 * m / (MathF.Sqrt(v) / f.SqrtCorrection2 + s.Epsilon);
         }
         else if (s.Kind == OptimizerKind.Sgd)
         {
@@ -80,5 +89,22 @@ public static class OptimizerMath
             state[stateIndex] = average;
             parameters[index] -= learningRate * gradient / (MathF.Sqrt(average) + s.Epsilon);
         }
+    }
+}
+
+/// <summary>Per-step constants of an update (Adam's bias corrections; 1 for the others).</summary>
+public readonly struct StepFactors
+{
+    /// <summary><c>1 − β1^t</c>.</summary>
+    public readonly float Correction1;
+
+    /// <summary><c>√(1 − β2^t)</c>.</summary>
+    public readonly float SqrtCorrection2;
+
+    /// <summary>Creates the factors.</summary>
+    public StepFactors(float correction1, float sqrtCorrection2)
+    {
+        Correction1 = correction1;
+        SqrtCorrection2 = sqrtCorrection2;
     }
 }

@@ -6,7 +6,7 @@ namespace Nalu.Gpu.Bench.Cli;
 /// <summary>Options every verb shares.</summary>
 public abstract class CommonOptions
 {
-    [Option("device", Default = "auto", HelpText = "Backend: auto (CUDA, then OpenCL, then CPU), cpu (ILGPU's CPU accelerator), cuda, opencl.")]
+    [Option("device", Default = "auto", HelpText = "Backend: auto (CUDA, then OpenCL, then CPU), cpu (ILGPU's CPU accelerator), native (training as plain C# on all cores), cuda, opencl.")]
     public string Device { get; set; } = "auto";
 
     internal DeviceKind DeviceKind => Device.ToLowerInvariant() switch
@@ -15,7 +15,8 @@ public abstract class CommonOptions
         "cpu" => DeviceKind.Cpu,
         "cuda" => DeviceKind.Cuda,
         "opencl" => DeviceKind.OpenCL,
-        _ => throw new UsageException($"--device '{Device}' is not one of auto, cpu, cuda, opencl."),
+        "native" => DeviceKind.Native,
+        _ => throw new UsageException($"--device '{Device}' is not one of auto, cpu, native, cuda, opencl."),
     };
 }
 

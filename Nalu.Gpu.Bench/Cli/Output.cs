@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Spectre.Console;
 using System.Text.Json.Serialization;
 
 namespace Nalu.Gpu.Bench.Cli;
@@ -12,6 +13,18 @@ internal static class Output
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
+
+    /// <summary>
+    /// A Spectre console writing to <paramref name="writer"/>. When it is not a terminal, tables get 160
+    /// columns instead of Spectre's default 80, so logs and CI output stay readable.
+    /// </summary>
+    public static IAnsiConsole Console(TextWriter writer)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(writer) });
+        if (!console.Profile.Capabilities.Interactive || System.Console.IsOutputRedirected)
+            console.Profile.Width = 160;
+        return console;
+    }
 
     /// <summary>Writes a text file atomically, so an interrupted run never leaves a half-written result.</summary>
     public static void WriteAtomically(string path, string contents)

@@ -186,13 +186,7 @@ internal static class TrainCommand
                 Cell(x => x.TrainLoss), Cell(x => x.InterpolationMse), Cell(x => x.ExtrapolationMse), $"{r.ModelStepsPerSecond:F0}");
         }
 
-        if (log == Console.Out)
-            AnsiConsole.Write(table);
-        else
-        {
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(log) });
-            console.Write(table);
-        }
+        Output.Console(log).Write(table);
 
         int diverged = results.Sum(r => r.Models.Count(x => x.Diverged));
         if (diverged > 0)

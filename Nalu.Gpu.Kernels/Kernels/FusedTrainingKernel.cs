@@ -71,65 +71,95 @@ public static class FusedTrainingKernel
         where TUnit : struct, IUnit
         where TMem : struct, IFloatMemory
     {
-        int n = unit.ParameterCount, elements = unit.ElementCount;
-        int inputs = unit.Inputs, outputs = unit.Outputs;
-        int pOff = p * n, cOff = p * unit.CacheCount;
-        int xOff = p * ScratchCount(unit);
-        int yOff = xOff + inputs, dyOff = yOff + outputs, savedOff = dyOff + outputs;
-        float invCount = 1f / (a.Batch * outputs);
+        int pOff = p * unit.ParameterCount, cOff = p * unit.CacheCount;
+        int scratchOff = p * ScratchCount(unit);
         float lastLoss = 0f;
-
         for (int s = 0; s < a.Steps; s++)
         {
             int step = a.FirstStep + s;
-            for (int e = 0; e < elements; e++)
-                unit.PrepareCache(e, parameters, pOff, cache, cOff);
-            for (int j = 0; j < n; j++)
-                gradients[pOff + j] = 0f;
-
-            float loss = 0f;
-            for (int sample = 0; sample < a.Batch; sample++)
-            {
-                float target = ArithmeticTaskMath.Generate(
-                    seed, op, inputs, a.Task.SubsetSize, a.Task.SubsetGap, a.Range,
-                    CounterRng.TrainStream, (uint)step, sample, scratch, xOff);
-                unit.Forward(parameters, pOff, cache, cOff, scratch, xOff, scratch, yOff, scratch, savedOff);
-                for (int o = 0; o < outputs; o++)
-                {
-                    float diff = scratch[yOff + o] - target;
-                    loss += diff * diff;
-                    scratch[dyOff + o] = 2f * diff * invCount;
-                }
-
-                unit.Backward(parameters, pOff, cache, cOff, scratch, xOff, scratch, savedOff, scratch, dyOff,
-                    gradients, pOff, false, scratch, xOff);
-            }
-
-            for (int e = 0; e < elements; e++)
-                unit.FinishGradient(e, parameters, pOff, gradients, pOff);
-
-            float scale = 1f;
-            if (a.Optimizer.ClipNorm > 0f)
-            {
-                float sum = 0f;
-                for (int j = 0; j < n; j++)
-                {
-                    float g = OptimizerMath.ClipValue(a.Optimizer, gradients[pOff + j]);
-                    sum += g * g;
-                }
-
-                scale = OptimizerMath.NormScale(a.Optimizer, MathF.Sqrt(sum));
-            }
-
-            for (int j = 0; j < n; j++)
-            {
-                float g = OptimizerMath.ClipValue(a.Optimizer, gradients[pOff + j]) * scale;
-                OptimizerMath.Update(a.Optimizer, learningRate, step, g, parameters, state, pOff + j, 2 * (pOff + j));
-            }
-
-            lastLoss = loss * invCount;
+            BeginStep(unit, parameters, pOff, cache, cOff, gradients, pOff);
+            float loss = AccumulateSamples(unit, a, step, seed, op, 0, a.Batch, parameters, pOff, cache, cOff, gradients, pOff, scratch, scratchOff);
+            FinishStep(unit, a.Optimizer, learningRate, step, parameters, gradients, state, pOff);
+            lastLoss = loss / (a.Batch * unit.Outputs);
         }
 
         return lastLoss;
+    }
+
+    /// <summary>Step start: refreshes the cache and zeroes the gradient block at <paramref name="gOff"/>.</summary>
+    public static void BeginStep<TUnit, TMem>(TUnit unit, TMem parameters, int pOff, TMem cache, int cOff, TMem gradients, int gOff)
+        where TUnit : struct, IUnit
+        where TMem : struct, IFloatMemory
+    {
+        int elements = unit.ElementCount, n = unit.ParameterCount;
+        for (int e = 0; e < elements; e++)
+            unit.PrepareCache(e, parameters, pOff, cache, cOff);
+        for (int j = 0; j < n; j++)
+            gradients[gOff + j] = 0f;
+    }
+
+    /// <summary>
+    /// Samples <c>[first, last)</c> of a step: generate, forward, MSE gradient (of the mean over the whole
+    /// batch), backward; ACCUMULATES raw gradients at <paramref name="gOff"/>. Returns the summed squared error.
+    /// </summary>
+    public static float AccumulateSamples<TUnit, TMem>(
+        TUnit unit, FusedStepArgs a, int step, int seed, int op, int first, int last,
+        TMem parameters, int pOff, TMem cache, int cOff, TMem gradients, int gOff, TMem scratch, int scratchOff)
+        where TUnit : struct, IUnit
+        where TMem : struct, IFloatMemory
+    {
+        int inputs = unit.Inputs, outputs = unit.Outputs;
+        int xOff = scratchOff, yOff = xOff + inputs, dyOff = yOff + outputs, savedOff = dyOff + outputs;
+        float scale = 2f / (a.Batch * outputs);
+        float loss = 0f;
+        for (int sample = first; sample < last; sample++)
+        {
+            float target = ArithmeticTaskMath.Generate(
+                seed, op, inputs, a.Task.SubsetSize, a.Task.SubsetGap, a.Range,
+                CounterRng.TrainStream, (uint)step, sample, scratch, xOff);
+            unit.Forward(parameters, pOff, cache, cOff, scratch, xOff, scratch, yOff, scratch, savedOff);
+            for (int o = 0; o < outputs; o++)
+            {
+                float diff = scratch[yOff + o] - target;
+                loss += diff * diff;
+                scratch[dyOff + o] = scale * diff;
+            }
+
+            unit.Backward(parameters, pOff, cache, cOff, scratch, xOff, scratch, savedOff, scratch, dyOff,
+                gradients, gOff, false, scratch, xOff);
+        }
+
+        return loss;
+    }
+
+    /// <summary>Step end: finishes the gradient, clips it (by value, then by norm) and applies the optimizer.</summary>
+    public static void FinishStep<TUnit, TMem>(
+        TUnit unit, OptimizerSettings optimizer, float learningRate, int step, TMem parameters, TMem gradients, TMem state, int pOff)
+        where TUnit : struct, IUnit
+        where TMem : struct, IFloatMemory
+    {
+        int elements = unit.ElementCount, n = unit.ParameterCount;
+        for (int e = 0; e < elements; e++)
+            unit.FinishGradient(e, parameters, pOff, gradients, pOff);
+
+        float scale = 1f;
+        if (optimizer.ClipNorm > 0f)
+        {
+            float sum = 0f;
+            for (int j = 0; j < n; j++)
+            {
+                float g = OptimizerMath.ClipValue(optimizer, gradients[pOff + j]);
+                sum += g * g;
+            }
+
+            scale = OptimizerMath.NormScale(optimizer, MathF.Sqrt(sum));
+        }
+
+        var factors = OptimizerMath.Factors(optimizer, step);
+        for (int j = 0; j < n; j++)
+        {
+            float g = OptimizerMath.ClipValue(optimizer, gradients[pOff + j]) * scale;
+            OptimizerMath.Update(optimizer, learningRate, factors, g, parameters, state, pOff + j, 2 * (pOff + j));
+        }
     }
 }

@@ -47,11 +47,12 @@ public static class OptimizerKernels
         int stride = Grid.DimX * Group.DimX;
         var parameters = new DeviceMemory(b.Parameters);
         var state = new DeviceMemory(b.State);
+        var factors = OptimizerMath.Factors(settings, step);
         for (int k = Grid.GlobalIndex.X; k < total; k += stride)
         {
             int p = k / parameterCount;
             float g = OptimizerMath.ClipValue(settings, b.Gradients[k]) * b.NormScales[p];
-            OptimizerMath.Update(settings, b.LearningRates[p], step, g, parameters, state, k, 2 * k);
+            OptimizerMath.Update(settings, b.LearningRates[p], factors, g, parameters, state, k, 2 * k);
         }
     }
 }

@@ -188,8 +188,8 @@ internal static class ReferenceMath
 
     public static bool IsClamped(double z) => z >= MaxExponent;
 
-    /// <summary><c>sign(x)/(|x| + ε)</c> with sign(0) = 0.</summary>
-    public static double LogAbsDerivative(double x) => Math.Sign(x) / (Math.Abs(x) + Epsilon);
+    /// <summary><c>sign(x)/(|x| + ε)</c> with sign(0) = 0 (and NaN passed through, where Math.Sign would throw).</summary>
+    public static double LogAbsDerivative(double x) => x > 0 ? 1 / (x + Epsilon) : x < 0 ? -1 / (-x + Epsilon) : x * 0;
 
     /// <summary>Elementwise <c>log(|x| + ε)</c>.</summary>
     public static double[] LogAbs(ReadOnlySpan<double> x)

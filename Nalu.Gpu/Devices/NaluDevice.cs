@@ -18,6 +18,11 @@ public enum DeviceKind
     Cuda,
     /// <summary>An OpenCL 2.0+ device with the generic address space.</summary>
     OpenCL,
+    /// <summary>
+    /// The native CPU path: training runs the same unit math as plain C# over host memory on all cores
+    /// (no ILGPU view checks); other kernels run on ILGPU's CPU accelerator over the same buffers.
+    /// </summary>
+    Native,
 }
 
 /// <summary>A device ILGPU can see, usable or not.</summary>
@@ -57,7 +62,17 @@ public sealed class NaluDevice : IDisposable
     public DeviceKind Kind { get; }
 
     /// <summary>The device's name as ILGPU reports it.</summary>
-    public string Name => Accelerator.Name;
+    public string Name => Kind == DeviceKind.Native
+        ? $"native C# on {Environment.ProcessorCount} cores (+ {Accelerator.Name} for evaluation)"
+        : Accelerator.Name;
+
+    /// <summary>Short label for tables: <c>cpu</c>, <c>native</c>, or <c>cuda: NVIDIA H100 …</c>.</summary>
+    public string ShortName => Kind switch
+    {
+        DeviceKind.Cpu => "cpu",
+        DeviceKind.Native => "native",
+        _ => $"{Kind.ToString().ToLowerInvariant()}: {Accelerator.Name}",
+    };
 
     /// <summary>The ILGPU accelerator (for callers that add their own kernels).</summary>
     public Accelerator Accelerator { get; }
@@ -105,6 +120,8 @@ public sealed class NaluDevice : IDisposable
                 return (DeviceKind.Cpu, cpu[0]);
             case DeviceKind.Cpu:
                 return (DeviceKind.Cpu, Pick(cpu, index, "CPU accelerator"));
+            case DeviceKind.Native:
+                return (DeviceKind.Native, Pick(cpu, index, "CPU accelerator"));
             case DeviceKind.Cuda:
                 if (cuda.Count == 0)
                 {
@@ -164,8 +181,8 @@ public sealed class NaluDevice : IDisposable
             i = 0;
             foreach (var d in context.GetCPUDevices())
             {
-                result.Add(new DeviceInfo(DeviceKind.Cpu, i++,
-                    $"ILGPU CPU accelerator ({d.NumThreads} simulated threads)", true, null, d.MemorySize));
+                result.Add(new DeviceInfo(DeviceKind.Cpu, i, $"ILGPU CPU accelerator ({d.NumThreads} simulated threads)", true, null, d.MemorySize));
+                result.Add(new DeviceInfo(DeviceKind.Native, i++, $"native C# training on {Environment.ProcessorCount} cores", true, null, d.MemorySize));
             }
         }
 

@@ -65,6 +65,12 @@ public sealed class Model : IDisposable
     internal ArrayView<float> Gradients => _gradients.View;
     internal ArrayView<float> Cache => _cache.View;
 
+    /// <summary>Host addresses of the buffers; valid only on the CPU accelerator, whose buffers are host memory.</summary>
+    internal (IntPtr Parameters, IntPtr Gradients, IntPtr Cache) HostPointers =>
+        Device.Accelerator.AcceleratorType == AcceleratorType.CPU
+            ? (_parameters.NativePtr, _gradients.NativePtr, _cache.NativePtr)
+            : throw new InvalidOperationException("Host pointers exist only for models on the CPU accelerator.");
+
     /// <summary>All parameters, model after model (P·N values).</summary>
     public float[] GetParameters() => _parameters.GetAsArray1D();
 

@@ -1,6 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Devices;
+using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Kernels.Kernels;
 using Nalu.Gpu.Kernels.Units;
 
@@ -16,6 +17,7 @@ internal interface IModelKernels
     void FinishGradients(BatchShape shape, UnitBuffers buffers);
     void FusedSteps(FusedStepArgs args);
     void Evaluate(EvaluationArgs args);
+    void NativeSteps(FusedStepArgs args, NativeBuffers buffers);
     int ScratchPerModel { get; }
     int EvaluationScratch { get; }
     int ElementCount { get; }
@@ -94,8 +96,77 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
 
     public void FusedSteps(FusedStepArgs args) => FusedKernel(_device.LaunchFor(args.Models), _unit, args);
 
+    public unsafe void NativeSteps(FusedStepArgs a, NativeBuffers b)
+    {
+        var parameters = new HostMemory((float*)b.Parameters);
+        var gradients = new HostMemory((float*)b.Gradients);
+        var cache = new HostMemory((float*)b.Cache);
+        var state = new HostMemory((float*)b.State);
+        var scratch = new HostMemory((float*)b.Scratch);
+        int workers = b.Workers;
+        if (a.Models >= workers || workers == 1 || a.Batch < 2 * workers)
+        {
+            // Enough models to fill the cores: one model per task, exactly the fused kernel's body.
+            var unit = _unit;
+            Parallel.For(0, a.Models, new ParallelOptions { MaxDegreeOfParallelism = workers }, p =>
+                b.Losses[p] = FusedTrainingKernel.TrainModel(unit, a, p, parameters, gradients, cache, state, scratch,
+                    b.Seeds[p], b.Ops[p], b.LearningRates[p]));
+            return;
+        }
+
+        // Fewer models than cores: split each step's batch across the cores. Each worker accumulates its
+        // contiguous share of samples into its own gradient partial; partials are summed in worker order.
+        int n = _unit.ParameterCount;
+        int perWorker = (a.Batch + workers - 1) / workers;
+        var partials = new HostMemory((float*)b.Partials);
+        var workerScratch = new HostMemory((float*)b.WorkerScratch);
+        int scratchCount = FusedTrainingKernel.ScratchCount(_unit);
+        var losses = new float[workers];
+        for (int p = 0; p < a.Models; p++)
+        {
+            int pOff = p * n, cOff = p * _unit.CacheCount;
+            float lastLoss = 0f;
+            for (int s = 0; s < a.Steps; s++)
+            {
+                int step = a.FirstStep + s;
+                FusedTrainingKernel.BeginStep(_unit, parameters, pOff, cache, cOff, gradients, pOff);
+                var unit = _unit;
+                int seed = b.Seeds[p], op = b.Ops[p];
+                Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+                {
+                    for (int j = 0; j < n; j++)
+                        partials[w * n + j] = 0f;
+                    int first = w * perWorker, last = Math.Min(a.Batch, first + perWorker);
+                    losses[w] = FusedTrainingKernel.AccumulateSamples(unit, a, step, seed, op, first, last,
+                        parameters, pOff, cache, cOff, partials, w * n, workerScratch, w * scratchCount);
+                });
+                float loss = 0f;
+                for (int w = 0; w < workers; w++)
+                {
+                    loss += losses[w];
+                    for (int j = 0; j < n; j++)
+                        gradients[pOff + j] += partials[w * n + j];
+                }
+
+                FusedTrainingKernel.FinishStep(_unit, a.Optimizer, b.LearningRates[p], step, parameters, gradients, state, pOff);
+                lastLoss = loss / (a.Batch * _unit.Outputs);
+            }
+
+            b.Losses[p] = lastLoss;
+        }
+    }
+
     public void Evaluate(EvaluationArgs args) =>
         EvaluateKernel(_device.LaunchFor((long)args.Models * args.Chunks), _unit, args);
+}
+
+/// <summary>Host pointers (into CPU-accelerator buffers and pinned arrays) for the native CPU path.</summary>
+internal sealed class NativeBuffers
+{
+    public required IntPtr Parameters, Gradients, Cache, State, Scratch, Partials, WorkerScratch;
+    public required int Workers;
+    public required int[] Seeds, Ops;
+    public required float[] LearningRates, Losses;
 }
 
 /// <summary>Creates <see cref="ModelKernels{TUnit}"/> for a unit whose type is known only at run time.</summary>

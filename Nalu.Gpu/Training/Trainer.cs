@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Devices;
@@ -23,7 +24,10 @@ public sealed class Trainer : IDisposable
     private readonly MemoryBuffer1D<int, Stride1D.Dense> _seeds, _ops;
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _learningRates, _state, _losses, _normScales, _scratch;
     private readonly List<Evaluation> _history = new();
+    private readonly int[] _hostSeeds, _hostOps;
+    private readonly float[] _hostLearningRates;
     private BatchedBuffers? _batched;
+    private float[]? _nativePartials, _nativeScratch;
 
     /// <summary>Prepares training; allocates optimizer state (zeroed) and per-model tables.</summary>
     public Trainer(Model model, ArithmeticTask task, TrainerOptions? options = null)
@@ -45,7 +49,13 @@ public sealed class Trainer : IDisposable
         Task = task;
         _settings = _options.Optimizer.ToSettings();
         Strategy = _options.Strategy != TrainingStrategy.Auto ? _options.Strategy
+            : _device.Kind == DeviceKind.Native ? TrainingStrategy.Native
             : _device.Kind == DeviceKind.Cpu || model.Count >= 32 ? TrainingStrategy.Fused : TrainingStrategy.Batched;
+        if (Strategy == TrainingStrategy.Native && _device.Kind is not (DeviceKind.Native or DeviceKind.Cpu))
+            throw new ArgumentException($"The native strategy runs on the host; the model lives on a {_device.Kind} device. Use --device native.");
+        _hostSeeds = model.Seeds.ToArray();
+        _hostOps = ops.Select(o => (int)o).ToArray();
+        _hostLearningRates = (_options.LearningRates ?? Enumerable.Repeat(_options.Optimizer.LearningRate, model.Count)).ToArray();
 
         var accelerator = _device.Accelerator;
         int p = model.Count, n = model.ParameterCount;
@@ -100,6 +110,8 @@ public sealed class Trainer : IDisposable
                 chunk = Math.Min(chunk, _options.EvaluateEvery - Step % _options.EvaluateEvery);
             if (Strategy == TrainingStrategy.Fused)
                 RunFused(chunk);
+            else if (Strategy == TrainingStrategy.Native)
+                RunNative(chunk);
             else
                 RunBatched(chunk);
             Step += chunk;
@@ -122,25 +134,52 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    private FusedStepArgs FusedArgs(int steps) => new()
+    {
+        Models = _model.Count,
+        Batch = _options.Batch,
+        FirstStep = Step,
+        Steps = steps,
+        Task = TaskArgs,
+        Range = Task.Interpolation.ToDevice(),
+        Optimizer = _settings,
+        LearningRates = _learningRates.View,
+        Parameters = _model.Parameters,
+        Gradients = _model.Gradients,
+        Cache = _model.Cache,
+        State = _state.View,
+        Scratch = _scratch.View,
+        Losses = _losses.View,
+    };
+
+    private void RunNative(int steps)
+    {
+        int workers = Environment.ProcessorCount;
+        int n = _model.ParameterCount, scratch = _model.Kernels.ScratchPerModel;
+        _nativePartials ??= GC.AllocateArray<float>(workers * n, pinned: true);
+        _nativeScratch ??= GC.AllocateArray<float>(workers * scratch, pinned: true);
+        var losses = new float[_model.Count];
+        _model.Kernels.NativeSteps(FusedArgs(steps), new NativeBuffers
+        {
+            Parameters = _model.HostPointers.Parameters,
+            Gradients = _model.HostPointers.Gradients,
+            Cache = _model.HostPointers.Cache,
+            State = _state.NativePtr,
+            Scratch = _scratch.NativePtr,
+            Partials = Marshal.UnsafeAddrOfPinnedArrayElement(_nativePartials, 0),
+            WorkerScratch = Marshal.UnsafeAddrOfPinnedArrayElement(_nativeScratch, 0),
+            Workers = workers,
+            Seeds = _hostSeeds,
+            Ops = _hostOps,
+            LearningRates = _hostLearningRates,
+            Losses = losses,
+        });
+        _losses.View.CopyFromCPU(losses);
+    }
+
     private void RunFused(int steps)
     {
-        _model.Kernels.FusedSteps(new FusedStepArgs
-        {
-            Models = _model.Count,
-            Batch = _options.Batch,
-            FirstStep = Step,
-            Steps = steps,
-            Task = TaskArgs,
-            Range = Task.Interpolation.ToDevice(),
-            Optimizer = _settings,
-            LearningRates = _learningRates.View,
-            Parameters = _model.Parameters,
-            Gradients = _model.Gradients,
-            Cache = _model.Cache,
-            State = _state.View,
-            Scratch = _scratch.View,
-            Losses = _losses.View,
-        });
+        _model.Kernels.FusedSteps(FusedArgs(steps));
     }
 
     private void RunBatched(int steps)

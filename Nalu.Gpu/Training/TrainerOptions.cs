@@ -5,12 +5,18 @@ namespace Nalu.Gpu.Training;
 /// <summary>How a training step is laid out on the device.</summary>
 public enum TrainingStrategy
 {
-    /// <summary>Fused on the CPU accelerator and for populations of 32 or more; batched otherwise.</summary>
+    /// <summary>Native on a native device; fused on the CPU accelerator and for populations of 32 or more; batched otherwise.</summary>
     Auto,
     /// <summary>One launch runs several whole steps, one thread per model (samples in sequence).</summary>
     Fused,
     /// <summary>A step is a few batch-parallel launches (generate, forward, loss, backward, reduce, update).</summary>
     Batched,
+    /// <summary>
+    /// The fused step's code run as plain C# on all cores (models in parallel, or a model's batch split across
+    /// cores when there are fewer models than cores). Needs a <see cref="Devices.DeviceKind.Native"/> or CPU device;
+    /// the default on <see cref="Devices.DeviceKind.Native"/>.
+    /// </summary>
+    Native,
 }
 
 /// <summary>Training-loop settings. Defaults follow the paper's protocol (batch 128, Adam lr 1e-3, 10,000-sample evaluation sets).</summary>
@@ -39,6 +45,8 @@ public sealed record TrainerOptions
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(Batch, 1, nameof(Batch));
         ArgumentNullException.ThrowIfNull(Optimizer, nameof(Optimizer));
+        // A `with` expression sets init properties without the validating constructor; run it again.
+        _ = Optimizer.WithClipping(Optimizer.ClipValue, Optimizer.ClipNorm);
         ArgumentOutOfRangeException.ThrowIfNegative(EvaluateEvery, nameof(EvaluateEvery));
         ArgumentOutOfRangeException.ThrowIfLessThan(ValidationSamples, 1, nameof(ValidationSamples));
         ArgumentOutOfRangeException.ThrowIfLessThan(TestSamples, 1, nameof(TestSamples));

@@ -1,0 +1,227 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using CommandLine;
+using Nalu.Gpu.Devices;
+using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Models;
+using Nalu.Gpu.Tasks;
+using Nalu.Gpu.Training;
+using Spectre.Console;
+
+namespace Nalu.Gpu.Bench.Cli;
+
+[Verb("bench", HelpText = "Time training throughput here and in PyTorch, in one run, and print the ratios.")]
+public sealed class BenchOptions : CommonOptions
+{
+    [Option("config", Default = "all", HelpText = "reference (NALU 100→2→1, batch 128, Adam, 1 model), population (the same, 64 models), large-batch (1 model, batch 4096), or all.")]
+    public string Config { get; set; } = "all";
+
+    [Option("devices", HelpText = "Our devices to time, comma separated (cpu, native, cuda, opencl). Default: cuda when present, else cpu and native. Overrides --device.")]
+    public string? Devices { get; set; }
+
+    [Option("seconds", Default = 2.0, HelpText = "Target seconds per timed repeat (ours).")]
+    public double Seconds { get; set; } = 2.0;
+
+    [Option("repeats", Default = 3, HelpText = "Timed repeats; the median is reported.")]
+    public int Repeats { get; set; } = 3;
+
+    [Option("python", Default = "/usr/bin/python3", HelpText = "Python with PyTorch (Debian: apt install python3-torch).")]
+    public string Python { get; set; } = "/usr/bin/python3";
+
+    [Option("torch-device", Default = "auto", HelpText = "PyTorch device: auto (cuda when our device is CUDA, else cpu), cpu, cuda.")]
+    public string TorchDevice { get; set; } = "auto";
+
+    [Option("no-torch", HelpText = "Skip PyTorch.")]
+    public bool NoTorch { get; set; }
+
+    [Option("json", HelpText = "Write all results as JSON to this file ('-' for stdout).")]
+    public string? Json { get; set; }
+}
+
+/// <summary>One configuration timed on one device.</summary>
+public sealed record BenchRow(
+    string Config, string Device, string Strategy, int Models, int Batch, double ModelStepsPerSecond, double SamplesPerSecond,
+    double FlopsPerSample, double BytesPerSample, double PeakFraction, string PeakBasis,
+    double? TorchModelStepsPerSecond, int? TorchThreads, string? TorchDevice, double? Ratio);
+
+internal static class BenchCommand
+{
+    private sealed record Config(string Name, int Models, int Batch, int TorchSteps);
+
+    private static readonly Config[] Configs =
+    [
+        new("reference", 1, 128, 1000),
+        new("population", 64, 128, 60),
+        new("large-batch", 1, 4096, 60),
+    ];
+
+    public static int Run(BenchOptions o)
+    {
+        if (o.Seconds <= 0 || o.Repeats < 1)
+            throw new UsageException("--seconds must be positive and --repeats at least 1.");
+        var configs = o.Config.ToLowerInvariant() == "all"
+            ? Configs
+            : Configs.Where(c => c.Name == o.Config.ToLowerInvariant()).ToArray();
+        if (configs.Length == 0)
+            throw new UsageException($"--config '{o.Config}' is not one of reference, population, large-batch, all.");
+        var kinds = ResolveDevices(o);
+        string? script = o.NoTorch ? null : FindTorchScript();
+        bool toStdout = o.Json == "-";
+        var log = toStdout ? Console.Error : Console.Out;
+
+        var rows = new List<BenchRow>();
+        var torchCache = new Dictionary<(string, string), TorchResult?>();
+        foreach (var kind in kinds)
+        {
+            using var device = NaluDevice.Create(kind);
+            foreach (var config in configs)
+            {
+                log.WriteLine($"[{config.Name}] {device} …");
+                var (rate, strategy) = TimeOurs(device, config, o);
+                string torchDevice = o.TorchDevice == "auto" ? (kind == DeviceKind.Cuda ? "cuda" : "cpu") : o.TorchDevice;
+                if (!torchCache.TryGetValue((config.Name, torchDevice), out var torch))
+                {
+                    torch = script is null ? null : TimeTorch(o.Python, script, config, torchDevice, o.Repeats, log);
+                    torchCache[(config.Name, torchDevice)] = torch;
+                }
+
+                var arch = ReferenceArchitecture();
+                double flops = Roofline.FlopsPerSample(arch);
+                var (peak, basis) = Roofline.Peak(device);
+                rows.Add(new BenchRow(config.Name, device.ShortName, strategy, config.Models, config.Batch, rate, rate * config.Batch,
+                    flops, Roofline.BytesPerSample(arch, config.Batch), rate * config.Batch * flops / peak, basis,
+                    torch?.ModelStepsPerSecond, torch?.Threads, torch is null ? null : torchDevice,
+                    torch is null ? null : rate / torch.ModelStepsPerSecond));
+            }
+        }
+
+        Print(rows, log, script is null && !o.NoTorch);
+        if (o.Json is not null)
+        {
+            string json = JsonSerializer.Serialize(rows, Output.Json);
+            if (toStdout)
+                Console.WriteLine(json);
+            else
+                Output.WriteAtomically(o.Json, json);
+        }
+
+        return 0;
+    }
+
+    private static DeviceKind[] ResolveDevices(BenchOptions o)
+    {
+        if (o.Devices is null)
+        {
+            if (o.DeviceKind != DeviceKind.Auto)
+                return [o.DeviceKind];
+            bool cuda = NaluDevice.List().Any(d => d.Kind == DeviceKind.Cuda);
+            return cuda ? [DeviceKind.Cuda] : [DeviceKind.Cpu, DeviceKind.Native];
+        }
+
+        return o.Devices.Split(',').Select(d => new TrainOptions { Device = d.Trim() }.DeviceKind).Distinct().ToArray();
+    }
+
+    private static ModelArchitecture ReferenceArchitecture() => ModelArchitecture.Uniform(UnitKind.Nalu, 100, 2, 1);
+
+    /// <summary>Median model-steps/s over repeats of about --seconds each, after an untimed warm-up (kernel compile, JIT).</summary>
+    private static (double Rate, string Strategy) TimeOurs(NaluDevice device, Config config, BenchOptions o)
+    {
+        var seeds = Enumerable.Range(0, config.Models).ToArray();
+        using var model = new Model(device, ReferenceArchitecture(), seeds);
+        using var trainer = new Trainer(model, new ArithmeticTask(ArithmeticOp.Mul), new TrainerOptions
+        {
+            Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50,
+        });
+        trainer.Train(2);
+        var clock = Stopwatch.StartNew();
+        trainer.Train(8);
+        double perStep = clock.Elapsed.TotalSeconds / 8;
+        int steps = (int)Math.Clamp(o.Seconds / Math.Max(perStep, 1e-6), 10, 1_000_000);
+        var rates = new List<double>();
+        for (int r = 0; r < o.Repeats; r++)
+        {
+            clock.Restart();
+            trainer.Train(steps);
+            rates.Add(steps * (double)config.Models / clock.Elapsed.TotalSeconds);
+        }
+
+        return (rates.Order().ElementAt(rates.Count / 2), trainer.Strategy.ToString().ToLowerInvariant());
+    }
+
+    private sealed record TorchResult(double ModelStepsPerSecond, int Threads, string Version);
+
+    private static TorchResult? TimeTorch(string python, string script, Config config, string device, int repeats, TextWriter log)
+    {
+        var args = new[]
+        {
+            script, "--unit", "nalu", "--op", "mul", "--inputs", "100", "--hidden", "2", "--batch", config.Batch.ToString(CultureInfo.InvariantCulture),
+            "--models", config.Models.ToString(CultureInfo.InvariantCulture), "--steps", config.TorchSteps.ToString(CultureInfo.InvariantCulture),
+            "--repeats", repeats.ToString(CultureInfo.InvariantCulture), "--threads", "best", "--device", device,
+        };
+        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+            start.ArgumentList.Add(a);
+        try
+        {
+            using var process = Process.Start(start)!;
+            var stderr = process.StandardError.ReadToEndAsync();
+            string stdout = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+            {
+                string reason = stderr.Result.Contains("No module named 'torch'", StringComparison.Ordinal)
+                    ? $"PyTorch is not installed for {python} (Debian: apt install python3-torch)"
+                    : stderr.Result.Trim().Split('\n').LastOrDefault() ?? "unknown error";
+                log.WriteLine($"  PyTorch run failed: {reason}");
+                return null;
+            }
+
+            using var doc = JsonDocument.Parse(stdout);
+            var root = doc.RootElement;
+            var result = new TorchResult(root.GetProperty("model_steps_per_s").GetDouble(), root.GetProperty("threads").GetInt32(),
+                root.GetProperty("torch_version").GetString() ?? "?");
+            log.WriteLine($"  PyTorch {result.Version} ({device}, {result.Threads} thread(s)): {result.ModelStepsPerSecond:F0} model-steps/s");
+            return result;
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            log.WriteLine($"  PyTorch not available: {python}: {e.Message}");
+            return null;
+        }
+    }
+
+    /// <summary>tools/torch/nalu_bench.py, found by walking up from the program and the working directory.</summary>
+    private static string? FindTorchScript()
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Environment.CurrentDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "tools", "torch", "nalu_bench.py");
+                if (File.Exists(candidate))
+                    return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    private static void Print(IReadOnlyList<BenchRow> rows, TextWriter log, bool scriptMissing)
+    {
+        var table = new Table().AddColumns("Config", "Device", "Models×Batch", "Model-steps/s", "Samples/s", "PyTorch steps/s", "Ratio", "Flops/sample", "% of fp32 peak");
+        foreach (var r in rows)
+        {
+            table.AddRow(r.Config, Markup.Escape($"{r.Device} ({r.Strategy})"), $"{r.Models}×{r.Batch}", $"{r.ModelStepsPerSecond:F0}",
+                $"{r.SamplesPerSecond:G3}", r.TorchModelStepsPerSecond is double t ? $"{t:F0} ({r.TorchDevice}, {r.TorchThreads}T)" : "-",
+                r.Ratio is double x ? $"{x:F2}×" : "-", $"{r.FlopsPerSample:F0}", $"{100 * r.PeakFraction:F2}%");
+        }
+
+        var console = Output.Console(log);
+        console.Write(table);
+        if (rows.Count > 0)
+            log.WriteLine($"Peak basis: {rows[0].PeakBasis}. Bytes/sample (fused layout): {rows[0].BytesPerSample:G3} at batch {rows[0].Batch}.");
+        if (scriptMissing)
+            log.WriteLine("PyTorch comparison skipped: tools/torch/nalu_bench.py was not found next to the program or the working directory.");
+    }
+}
