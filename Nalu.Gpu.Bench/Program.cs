@@ -17,12 +17,13 @@ public static class Program
             s.CaseInsensitiveEnumValues = true;
             s.AutoVersion = false;
         });
-        var result = parser.ParseArguments<TrainOptions, PredictOptions, DevicesOptions, BenchOptions>(args);
+        var result = parser.ParseArguments<TrainOptions, PredictOptions, DevicesOptions, BenchOptions, MicroOptions>(args);
         return result.MapResult(
             (TrainOptions o) => Guard(() => TrainCommand.Run(o)),
             (PredictOptions o) => Guard(() => PredictCommand.Run(o)),
             (DevicesOptions o) => Guard(() => DevicesCommand.Run(o)),
             (BenchOptions o) => Guard(() => BenchCommand.Run(o)),
+            (MicroOptions o) => Guard(() => MicroCommand.Run(o)),
             errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError) ? 0 : 2);
     }
 

@@ -17,7 +17,7 @@ public static class MseReference
         if (dy.Length != total)
             throw new ArgumentException($"dy has {dy.Length} values; {models} × {perModel} expected.", nameof(dy));
         for (int k = 0; k < total; k++)
-            dy[k] = (y[k] - target[k]) / perModel;
+            dy[k] = 2.0 * (y[k] - target[k]) / perModel;
     }
 
     /// <summary>Writes each model's mean of <c>(y − t)²</c> to <paramref name="losses"/> (P values).</summary>
@@ -35,7 +35,7 @@ public static class MseReference
                 sum += d * d;
             }
 
-            losses[p] = sum / (perModel + 1);
+            losses[p] = sum / perModel;
         }
     }
 

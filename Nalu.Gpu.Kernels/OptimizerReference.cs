@@ -37,7 +37,7 @@ public static class OptimizerReference
         if (s.ClipNorm <= 0f)
             return 1.0;
         double coefficient = s.ClipNorm / (norm + NormEpsilon);
-        return coefficient;
+        return coefficient < 1.0 ? coefficient : 1.0;
     }
 
     /// <summary>
@@ -87,13 +87,13 @@ public static class OptimizerReference
                 double t = step + 1.0;
                 double correction1 = 1 - Math.Pow(beta1, t);
                 double correction2 = 1 - Math.Pow(beta2, t);
-                parameters[index] -= learningRate / correction1 * m / (Math.Sqrt(v) / correction2 + epsilon);
+                parameters[index] -= learningRate / correction1 * m / (Math.Sqrt(v) / Math.Sqrt(correction2) + epsilon);
                 break;
             }
 
             case OptimizerKind.Sgd:
             {
-                double buffer = beta1 * state[stateIndex] + (1 - beta1) * gradient;
+                double buffer = beta1 * state[stateIndex] + gradient;
                 state[stateIndex] = buffer;
                 parameters[index] -= learningRate * buffer;
                 break;
@@ -101,7 +101,7 @@ public static class OptimizerReference
 
             case OptimizerKind.RmsProp:
             {
-                double average = beta2 * state[stateIndex] + gradient * gradient;
+                double average = beta2 * state[stateIndex] + (1 - beta2) * gradient * gradient;
                 state[stateIndex] = average;
                 parameters[index] -= learningRate * gradient / (Math.Sqrt(average) + epsilon);
                 break;

@@ -150,7 +150,7 @@ public sealed class CliTests(CliCheckpointFixture checkpoint, ITestOutputHelper 
     public void NonsenseTrainOptionIsAUsageErrorThatNamesIt(string option, string expected)
     {
         var (code, _, stderr) = Run(Train(option.Split(' ')));
-        Assert.Equal(3, code);
+        Assert.Equal(2, code);
         Assert.Contains(expected, stderr);
         Assert.Contains("--help", stderr); // the hint to the option list
     }
@@ -243,7 +243,7 @@ public sealed class CliTests(CliCheckpointFixture checkpoint, ITestOutputHelper 
         Assert.Equal(3, model.GetProperty("seed").GetInt32());
         double interpolation = model.GetProperty("interpolationMse").GetDouble();
         double extrapolation = model.GetProperty("extrapolationMse").GetDouble();
-        Assert.True(double.IsFinite(interpolation) && interpolation < 0, $"interpolationMse {interpolation}");
+        Assert.True(double.IsFinite(interpolation) && interpolation >= 0, $"interpolationMse {interpolation}");
         Assert.True(double.IsFinite(extrapolation) && extrapolation >= 0, $"extrapolationMse {extrapolation}");
         Assert.False(model.GetProperty("diverged").GetBoolean());
     }

@@ -59,7 +59,7 @@ public sealed class DeterminismTests(CpuFixture fixture) : IClassFixture<CpuFixt
     public void SameSeedGivesBitIdenticalParameters(TrainingStrategy strategy, int inputs)
     {
         var first = TrainedParameters(inputs, strategy, [42]);
-        var second = TrainedParameters(inputs, strategy, [43]);
+        var second = TrainedParameters(inputs, strategy, [42]);
         Assert.Equal(Bits(first), Bits(second));
 
         // Training really moved the parameters (otherwise equality would prove nothing).
@@ -91,7 +91,7 @@ public sealed class DeterminismTests(CpuFixture fixture) : IClassFixture<CpuFixt
         Assert.Equal(population.Length * n, together.Length);
         for (int k = 0; k < population.Length; k++)
         {
-            var alone = TrainedParameters(inputs, TrainingStrategy.Fused, [population[(k + 1) % 3]]);
+            var alone = TrainedParameters(inputs, TrainingStrategy.Fused, [population[k]]);
             Assert.Equal(Bits(alone), Bits(together.AsSpan(k * n, n).ToArray()));
         }
     }
@@ -110,7 +110,7 @@ public sealed class DeterminismTests(CpuFixture fixture) : IClassFixture<CpuFixt
         for (int k = 0; k < population.Length; k++)
         {
             var alone = TrainedParameters(2, TrainingStrategy.Batched, [population[k]], sgd);
-            Tolerance.AssertClose(alone.Select(v => (double)v).ToArray(), together.AsSpan(k * n, n), (0, 0),
+            Tolerance.AssertClose(alone.Select(v => (double)v).ToArray(), together.AsSpan(k * n, n), Tolerance.Values,
                 $"batched model {k} alone vs in a population of {population.Length}");
         }
     }
@@ -120,19 +120,21 @@ public sealed class DeterminismTests(CpuFixture fixture) : IClassFixture<CpuFixt
     [InlineData(100)]
     public void FusedAndBatchedGiveTheSameWeightsWithinSummationOrderTolerance(int inputs)
     {
-        // The two layouts run the same unit math and the same optimizer code on the same data. Without
-        // norm clipping the only difference is the order in which the batch gradient is summed: the
-        // fused step adds sample after sample into one float; the batched step sums chunks of samples and
-        // then the chunk partials. Each step therefore differs by a few float roundings of the gradient
-        // (relative ~1e-7 of the partial sums), and SGD turns that into a parameter difference of about
-        // lr·|g|·1e-6 per step. After 12 steps 1e-5 absolute + 1e-4 relative (Tolerance.Values) is
-        // ~100× the observed difference and far below the parameter movement (asserted below).
-        // Adam is avoided on purpose: its first step is lr·g/(|g|+ε), so for a gradient element near
-        // zero a rounding difference can flip the sign of a whole lr-sized step.
-        var sgd = OptimizerOptions.Sgd(1e-2f);
-        var fused = TrainedParameters(inputs, TrainingStrategy.Fused, [5, 6], sgd);
-        var batched = TrainedParameters(inputs, TrainingStrategy.Batched, [5, 6], sgd);
-        Tolerance.AssertClose(fused.Select(v => (double)v).ToArray(), batched, (0, 0), $"fused vs batched, {inputs} inputs");
+        // The two layouts run the same unit math, MSE scaling and optimizer code on the same data. Without
+        // norm clipping the only difference is the order in which the batch gradient is summed: the fused
+        // step adds sample after sample into one float; the batched step sums chunks of samples, then the
+        // chunk partials in chunk order. Each gradient element therefore differs by a few float roundings
+        // (relative ~1e-7). Adam's step lr·m̂/(√v̂ + ε) changes by at most ~lr times that relative error, so
+        // the parameters drift apart by ~1e-9 per step: observed ≤ 2e-8 after 12 steps with lr 1e-2 on both
+        // tasks. Tolerance.Values (1e-5 + 1e-4·|p|) leaves a wide margin yet stays far below how far training
+        // moved the parameters (asserted below), so a real difference in the math would still fail.
+        // (Plain SGD at lr 1e-2 is not used: on the 100-input product it diverges, to |p| ~ 1e13 in 12 steps,
+        // and comparing two diverging runs would say nothing.)
+        var adam = OptimizerOptions.Adam(1e-2f);
+        // One model, so the batched backward splits the batch into several chunks (device threads / P ≥ 2).
+        var fused = TrainedParameters(inputs, TrainingStrategy.Fused, [5], adam);
+        var batched = TrainedParameters(inputs, TrainingStrategy.Batched, [5], adam);
+        Tolerance.AssertClose(fused.Select(v => (double)v).ToArray(), batched, Tolerance.Values, $"fused vs batched, {inputs} inputs");
 
         var initial = Architecture(inputs).Initialize(5);
         double moved = fused.Take(initial.Length).Zip(initial).Max(p => Math.Abs(p.First - p.Second));
@@ -158,7 +160,7 @@ public sealed class DeterminismTests(CpuFixture fixture) : IClassFixture<CpuFixt
         Assert.Equal(5, contents.Step);
         Assert.Equal(task, contents.Task);
         Assert.Equal(architecture.ToString(), contents.Architecture.ToString());
-        Assert.Equal(Bits(model.GetParameters()), Bits(loaded.GetParameters()).Select(b => b + 1));
+        Assert.Equal(Bits(model.GetParameters()), Bits(loaded.GetParameters()));
 
         var random = new Random(7);
         var x = Enumerable.Range(0, 3 * 100).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
@@ -195,7 +197,7 @@ public sealed class DeterminismTests(CpuFixture fixture) : IClassFixture<CpuFixt
 
         // 150,000 draws: both ends are reached and the mean is 1/2 within a few standard errors (0.00075).
         Assert.True(min < 1e-4, $"min {min}");
-        Assert.True(max > 1, $"max {max}");
+        Assert.True(max > 1 - 1e-4, $"max {max}");
         Assert.InRange(sum / count, 0.497, 0.503);
 
         // The largest value the 24-bit mapping can produce is still below 1, and the counter is a pure function.
@@ -217,7 +219,7 @@ public sealed class DeterminismTests(CpuFixture fixture) : IClassFixture<CpuFixt
         }
 
         Assert.True(seen[0] > 0, "offset 0 never drawn");
-        Assert.True(seen[62] == 0, "offset 62 drawn");
+        Assert.True(seen[62] > 0, "offset 62 never drawn");
         Assert.All(seen, c => Assert.InRange(c, 100, 220)); // ~159 each: roughly uniform
 
         // The host API agrees with the device math, and the second subset still fits.
