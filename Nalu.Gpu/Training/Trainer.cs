@@ -70,6 +70,7 @@ public sealed class Trainer : IDisposable
         _scratch = accelerator.Allocate1D<float>((long)p * model.Kernels.ScratchPerModel);
         LastLosses = new float[p];
         Diverged = new bool[p];
+        Best = new BestEvaluation?[p];
     }
 
     /// <summary>The task being trained.</summary>
@@ -89,6 +90,12 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Every evaluation so far, in order.</summary>
     public IReadOnlyList<Evaluation> History => _history;
+
+    /// <summary>
+    /// Per model, the evaluation with the lowest interpolation (validation) MSE so far: the step at which the
+    /// protocol judges a model. Null until the first evaluation; a NaN validation error never counts as best.
+    /// </summary>
+    public BestEvaluation?[] Best { get; }
 
     private ArithmeticTaskArgs TaskArgs => new()
     {
@@ -220,6 +227,17 @@ public sealed class Trainer : IDisposable
             SetError((int)CounterRng.InterpolationStream, Task.Interpolation, _options.ValidationSamples),
             SetError((int)CounterRng.ExtrapolationStream, Task.Extrapolation, _options.TestSamples));
         _history.Add(evaluation);
+        float[]? parameters = null;
+        for (int m = 0; m < _model.Count; m++)
+        {
+            double validation = evaluation.Interpolation[m];
+            if (double.IsNaN(validation) || (Best[m] is { } best && best.Interpolation <= validation))
+                continue;
+            parameters ??= _model.GetParameters();
+            Best[m] = new BestEvaluation(Step, validation, evaluation.Extrapolation[m],
+                parameters.AsSpan(m * _model.ParameterCount, _model.ParameterCount).ToArray());
+        }
+
         return evaluation;
     }
 

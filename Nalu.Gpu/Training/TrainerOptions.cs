@@ -80,3 +80,10 @@ public sealed record Evaluation(int Step, double[] Interpolation, double[] Extra
 /// <param name="Losses">Training loss of each model's latest step.</param>
 /// <param name="Evaluation">Set when this report follows an evaluation.</param>
 public sealed record TrainingProgress(int Step, int TotalSteps, float[] Losses, Evaluation? Evaluation);
+
+/// <summary>A model's best evaluation so far, with its parameters at that step.</summary>
+/// <param name="Step">Steps trained at that evaluation.</param>
+/// <param name="Interpolation">Validation MSE (the lowest so far).</param>
+/// <param name="Extrapolation">Test MSE at that step.</param>
+/// <param name="Parameters">The model's parameters at that step (N values).</param>
+public sealed record BestEvaluation(int Step, double Interpolation, double Extrapolation, float[] Parameters);
