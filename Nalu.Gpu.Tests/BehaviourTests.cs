@@ -3,7 +3,6 @@ using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;
 using Nalu.Gpu.Training;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace Nalu.Gpu.Tests;
 

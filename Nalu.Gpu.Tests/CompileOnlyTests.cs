@@ -10,7 +10,6 @@ using ILGPU.Runtime.OpenCL;
 using Nalu.Gpu.Kernels.Kernels;
 using Nalu.Gpu.Kernels.Units;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace Nalu.Gpu.Tests;
 

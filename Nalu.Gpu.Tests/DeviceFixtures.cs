@@ -37,7 +37,7 @@ public abstract class DeviceFixture : IDisposable
     {
         get
         {
-            Skip.If(_device.Value is null, $"No {Kind} device on this machine.");
+            Assert.SkipWhen(_device.Value is null, $"No {Kind} device on this machine.");
             return _device.Value!;
         }
     }

@@ -230,7 +230,7 @@ public abstract class OptimizerTestsOnDevice
         return data;
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(Cases))]
     public void UpdateMatchesReferenceOverSeveralSteps(OptimizerKind kind, int models, int n, float clipValue, float clipNorm)
     {
@@ -296,7 +296,7 @@ public abstract class OptimizerTestsOnDevice
         }
     }
 
-    [SkippableTheory]
+    [Theory]
     [InlineData(1, 1)]
     [InlineData(1, 5)]
     [InlineData(3, 17)]

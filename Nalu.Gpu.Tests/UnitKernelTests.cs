@@ -13,13 +13,16 @@ public sealed class CpuUnitKernelTests(CpuFixture fixture) : UnitKernelTests(fix
 public sealed class CudaUnitKernelTests(CudaFixture fixture) : UnitKernelTests(fixture), IClassFixture<CudaFixture>
 {
     /// <summary>
-    /// CUDA: <c>tanh.approx.f32</c> (relative error ≈ 2⁻¹¹) inside <c>W = tanh(Ŵ)·σ(M̂)</c> and
-    /// <c>ex2/lg2.approx</c> in exp/log, so ≈ 1e-3 relative on every weight, summed over the inputs.
+    /// CUDA values: <c>tanh.approx.f32</c> (relative error ≈ 2⁻¹¹ ≈ 5e-4) inside <c>W = tanh(Ŵ)·σ(M̂)</c> and
+    /// <c>ex2/lg2.approx</c> in exp/log: ≈ 1e-3 relative on each weight, then summed over the inputs.
     /// </summary>
-    public static readonly (double Atol, double Rtol) CudaValues = (2e-3, 2e-3);
+    public static readonly (double Atol, double Rtol) CudaValues = (2e-3, 5e-3);
 
-    /// <summary>CUDA gradients: the approximate weights feed a, m and g, then sums over the batch.</summary>
-    public static readonly (double Atol, double Rtol) CudaGradients = (1e-2, 1e-2);
+    /// <summary>
+    /// CUDA gradients: besides the approximate weights inside a, m and g, the chain rule's factor
+    /// <c>1 − tanh²Ŵ</c> inherits tanh.approx's ≈ 5e-4 absolute error twice over, ≈ 1.4% relative at |Ŵ| = 2.
+    /// </summary>
+    public static readonly (double Atol, double Rtol) CudaGradients = (1e-2, 3e-2);
 
     protected override (double Atol, double Rtol) ValueTolerance => CudaValues;
     protected override (double Atol, double Rtol) GradientTolerance => CudaGradients;
@@ -136,7 +139,7 @@ public abstract class UnitKernelTests
 
     // ------------------------------------------------------------------ PrepareCache
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(CacheData))]
     public void PrepareCache_WritesTheEffectiveWeights(string name, int inputs, int outputs, int models)
     {
@@ -160,7 +163,7 @@ public abstract class UnitKernelTests
 
     // ------------------------------------------------------------------ Forward
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(ForwardData))]
     public void Forward_MatchesReference(string name, int batch, int inputs, int outputs, int models)
     {
@@ -183,7 +186,7 @@ public abstract class UnitKernelTests
 
     // ------------------------------------------------------------------ Backward
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(BackwardData))]
     public void Backward_ChunkPartialsMatchReference(
         string name, int batch, int inputs, int outputs, int models, int chunks, bool needInputGradient)
@@ -236,7 +239,7 @@ public abstract class UnitKernelTests
 
     // ------------------------------------------------------------------ ReduceGradients
 
-    [SkippableTheory]
+    [Theory]
     [InlineData(1, 1, 1)]
     [InlineData(3, 5, 7)]
     [InlineData(2, 3, 40)]
@@ -284,7 +287,7 @@ public abstract class UnitKernelTests
 
     // ------------------------------------------------------------------ FinishGradients
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(CacheData))]
     public void FinishGradients_AppliesTheChainRuleThroughTanhSigmoid(string name, int inputs, int outputs, int models)
     {
@@ -310,7 +313,7 @@ public abstract class UnitKernelTests
 
     // ------------------------------------------------------------------ whole step
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(TrainingStepData))]
     public void TrainingStep_MatchesReference(string name, int batch, int inputs, int outputs, int models, int chunks, bool narrow)
     {
@@ -318,7 +321,7 @@ public abstract class UnitKernelTests
         RunStepAndCompare(problem, chunks, narrow);
     }
 
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(ActivationData))]
     public void EveryActivation_TrainingStepMatchesReference(string name)
     {
@@ -330,7 +333,7 @@ public abstract class UnitKernelTests
     /// Edge rows: x = 0, all-negative x, zeros mixed in, |x| = 1e4 (NAC• and NALU output 0 then clamps its
     /// exponent at 88), saturated gates (G rows of ±20) and saturated NAC weights.
     /// </summary>
-    [SkippableTheory]
+    [Theory]
     [MemberData(nameof(EdgeData))]
     public void EdgeInputs_MatchReference(string name)
     {
@@ -345,7 +348,7 @@ public abstract class UnitKernelTests
     /// y = e^88 (finite) and the clamp passes no gradient. Sample 0 alone is chunk 0, so its partial holds
     /// exactly this sample's raw gradient.
     /// </summary>
-    [SkippableTheory]
+    [Theory]
     [InlineData("NacMult")]
     [InlineData("Nalu")]
     [InlineData("NaluUntied")]
@@ -386,7 +389,7 @@ public abstract class UnitKernelTests
         Assert.Equal(n * 2, partials.Length);
     }
 
-    [SkippableFact]
+    [Fact]
     public void Launch_RejectsBuffersOfTheWrongLength()
     {
         var acc = _fixture.Device.Accelerator;
@@ -469,7 +472,7 @@ public abstract class UnitKernelTests
         var errors = new List<string>();
         void Check(string name, ArrayView<float> view, long documented)
         {
-            // Zero-length buffers are allocated with one element.
+            // Zero-length buffers are allocated with one element (see DeviceBuffers).
             if (view.Length != Math.Max(1, documented))
                 errors.Add($"{name} has {view.Length} floats, {documented} documented");
         }
@@ -793,7 +796,11 @@ public abstract class UnitKernelTests
         }
     }
 
-    /// <summary>The nine device buffers of <see cref="UnitBuffers"/>, each with exactly its documented length (zeroed).</summary>
+    /// <summary>
+    /// The nine device buffers of <see cref="UnitBuffers"/>, each with exactly its documented length, zeroed.
+    /// A documented length of 0 (a dense layer's cache, a NAC's saved values) is allocated as one element,
+    /// as the host API does: CUDA cannot allocate zero bytes.
+    /// </summary>
     private sealed class DeviceBuffers : IDisposable
     {
         public DeviceBuffers(Accelerator acc, IUnit unit, BatchShape s)
