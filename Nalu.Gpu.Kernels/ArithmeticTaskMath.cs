@@ -17,6 +17,8 @@ public enum ArithmeticOp
     Square = 4,
     /// <summary>√a</summary>
     Sqrt = 5,
+    /// <summary>a (the scalar identity of the NALU paper's first figure; with one input, a = x₀).</summary>
+    Identity = 6,
 }
 
 /// <summary>
@@ -92,18 +94,12 @@ public static class ArithmeticTaskMath
     {
         int first = SubsetOffset(seed, inputs, subsetSize, subsetGap);
         int second = first + subsetGap;
+        x.StoreUniform(xOffset, CounterRng.Key((uint)seed, stream), counter, (uint)(sample * inputs), inputs, range);
         float a = 0f, b = 0f;
-        uint baseIndex = (uint)(sample * inputs);
-        ulong key = CounterRng.Key((uint)seed, stream);
-        for (int i = 0; i < inputs; i++)
-        {
-            float v = range.Map(CounterRng.Uniform(key, counter, baseIndex + (uint)i));
-            x[xOffset + i] = v;
-            if (i >= first && i < first + subsetSize)
-                a += v;
-            if (i >= second && i < second + subsetSize)
-                b += v;
-        }
+        for (int i = first; i < first + subsetSize; i++)
+            a += x[xOffset + i];
+        for (int i = second; i < second + subsetSize; i++)
+            b += x[xOffset + i];
 
         return Target(op, a, b);
     }
@@ -116,6 +112,7 @@ public static class ArithmeticTaskMath
         (int)ArithmeticOp.Mul => a * b,
         (int)ArithmeticOp.Div => a / b,
         (int)ArithmeticOp.Square => a * a,
+        (int)ArithmeticOp.Identity => a,
         _ => MathF.Sqrt(a),
     };
 }

@@ -1,16 +1,39 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using ILGPU;
 
 namespace Nalu.Gpu.Kernels;
 
 /// <summary>
-/// Flat float storage that unit math reads and writes through. The unit math is written once,
-/// generic over this interface, and runs on ILGPU views inside kernels (<see cref="DeviceMemory"/>)
-/// or on raw host memory (<see cref="HostMemory"/>) for the native CPU path and the tests.
+/// Flat float storage that unit math reads and writes through. The unit math is written once, generic over
+/// this interface, and runs on ILGPU views inside kernels (<see cref="DeviceMemory"/>) or on raw host memory
+/// (<see cref="HostMemory"/>) for the native CPU path.
 /// </summary>
+/// <remarks>
+/// Besides element access, the interface carries the three vector primitives the units' inner loops are made
+/// of. Each memory type implements them its best way: plain loops on a device (one thread per sample already
+/// saturates a GPU, and ILGPU compiles them for every backend), 256-bit SIMD on the host. The math that calls
+/// them exists once.
+/// </remarks>
 public interface IFloatMemory
 {
     /// <summary>Element <paramref name="index"/> of the storage.</summary>
     float this[int index] { get; set; }
+
+    /// <summary><c>Σᵢ this[offset+i] · other[otherOffset+i]</c> for i &lt; <paramref name="count"/>.</summary>
+    float Dot<TOther>(int offset, TOther other, int otherOffset, int count) where TOther : struct, IFloatMemory;
+
+    /// <summary><c>this[offset+i] += alpha · x[xOffset+i]</c> for i &lt; <paramref name="count"/>.</summary>
+    void AddScaled<TOther>(int offset, float alpha, TOther x, int xOffset, int count) where TOther : struct, IFloatMemory;
+
+    /// <summary><c>this[offset+i] = log(|x[xOffset+i]| + ε)</c> for i &lt; <paramref name="count"/> (see <see cref="UnitMath.LogAbs"/>).</summary>
+    void StoreLogAbs<TOther>(int offset, TOther x, int xOffset, int count) where TOther : struct, IFloatMemory;
+
+    /// <summary>
+    /// <c>this[offset+i] = range.Map(CounterRng.Uniform(key, counter, firstIndex + i))</c> for i &lt; <paramref name="count"/>:
+    /// the same values on every memory type, bit for bit.
+    /// </summary>
+    void StoreUniform(int offset, ulong key, uint counter, uint firstIndex, int count, SampleRange range);
 }
 
 /// <summary>An ILGPU view as <see cref="IFloatMemory"/>; what every kernel instantiates the unit math with.</summary>
@@ -28,11 +51,42 @@ public struct DeviceMemory : IFloatMemory
         readonly get => View[index];
         set => View[index] = value;
     }
+
+    /// <inheritdoc />
+    public readonly float Dot<TOther>(int offset, TOther other, int otherOffset, int count) where TOther : struct, IFloatMemory
+    {
+        float sum = 0f;
+        for (int i = 0; i < count; i++)
+            sum += View[offset + i] * other[otherOffset + i];
+        return sum;
+    }
+
+    /// <inheritdoc />
+    public void AddScaled<TOther>(int offset, float alpha, TOther x, int xOffset, int count) where TOther : struct, IFloatMemory
+    {
+        for (int i = 0; i < count; i++)
+            View[offset + i] += alpha * x[xOffset + i];
+    }
+
+    /// <inheritdoc />
+    public void StoreLogAbs<TOther>(int offset, TOther x, int xOffset, int count) where TOther : struct, IFloatMemory
+    {
+        for (int i = 0; i < count; i++)
+            View[offset + i] = UnitMath.LogAbs(x[xOffset + i]);
+    }
+
+    /// <inheritdoc />
+    public void StoreUniform(int offset, ulong key, uint counter, uint firstIndex, int count, SampleRange range)
+    {
+        for (int i = 0; i < count; i++)
+            View[offset + i] = range.Map(CounterRng.Uniform(key, counter, firstIndex + (uint)i));
+    }
 }
 
 /// <summary>
-/// Unchecked host memory as <see cref="IFloatMemory"/>: the native CPU path runs the same unit math
-/// over pinned arrays without ILGPU's per-access bounds checks. Callers validate lengths first.
+/// Unchecked host memory as <see cref="IFloatMemory"/>: the native CPU path runs the same unit math over
+/// pinned arrays without ILGPU's per-access checks, with 256-bit SIMD in the vector primitives. Callers
+/// validate lengths first.
 /// </summary>
 public readonly unsafe struct HostMemory : IFloatMemory
 {
@@ -46,5 +100,122 @@ public readonly unsafe struct HostMemory : IFloatMemory
     {
         get => _data[index];
         set => _data[index] = value;
+    }
+
+    // The generic TOther is always HostMemory on the native path; the JIT folds the type test away.
+    private static float* Pointer<TOther>(TOther other) where TOther : struct, IFloatMemory =>
+        typeof(TOther) == typeof(HostMemory) ? Unsafe.As<TOther, HostMemory>(ref other)._data : null;
+
+    /// <inheritdoc />
+    public float Dot<TOther>(int offset, TOther other, int otherOffset, int count) where TOther : struct, IFloatMemory
+    {
+        float* b = Pointer(other);
+        float* a = _data + offset;
+        int i = 0;
+        float sum = 0f;
+        if (b is not null)
+        {
+            b += otherOffset;
+            if (Vector256.IsHardwareAccelerated && count >= 8)
+            {
+                var acc = Vector256<float>.Zero;
+                for (; i <= count - 8; i += 8)
+                    acc += Vector256.Load(a + i) * Vector256.Load(b + i);
+                sum = Vector256.Sum(acc);
+            }
+
+            for (; i < count; i++)
+                sum += a[i] * b[i];
+            return sum;
+        }
+
+        for (; i < count; i++)
+            sum += a[i] * other[otherOffset + i];
+        return sum;
+    }
+
+    /// <inheritdoc />
+    public void AddScaled<TOther>(int offset, float alpha, TOther x, int xOffset, int count) where TOther : struct, IFloatMemory
+    {
+        float* src = Pointer(x);
+        float* dst = _data + offset;
+        int i = 0;
+        if (src is not null)
+        {
+            src += xOffset;
+            if (Vector256.IsHardwareAccelerated && count >= 8)
+            {
+                var a = Vector256.Create(alpha);
+                for (; i <= count - 8; i += 8)
+                    Vector256.Store(Vector256.Load(dst + i) + a * Vector256.Load(src + i), dst + i);
+            }
+
+            for (; i < count; i++)
+                dst[i] += alpha * src[i];
+            return;
+        }
+
+        for (; i < count; i++)
+            dst[i] += alpha * x[xOffset + i];
+    }
+
+    /// <inheritdoc />
+    public void StoreLogAbs<TOther>(int offset, TOther x, int xOffset, int count) where TOther : struct, IFloatMemory
+    {
+        // Vector256.Log may differ from MathF.Log in the last bit; the native path already differs from the
+        // kernels in summation order, and both stay within the tolerances the tests check.
+        float* src = Pointer(x);
+        float* dst = _data + offset;
+        int i = 0;
+        if (src is not null && Vector256.IsHardwareAccelerated)
+        {
+            src += xOffset;
+            var epsilon = Vector256.Create(UnitMath.Epsilon);
+            for (; i <= count - 8; i += 8)
+                Vector256.Store(Vector256.Log(Vector256.Abs(Vector256.Load(src + i)) + epsilon), dst + i);
+        }
+
+        for (; i < count; i++)
+            dst[i] = UnitMath.LogAbs(x[xOffset + i]);
+    }
+
+    /// <inheritdoc />
+    public void StoreUniform(int offset, ulong key, uint counter, uint firstIndex, int count, SampleRange range)
+    {
+        float* dst = _data + offset;
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated && Vector256<ulong>.IsSupported)
+        {
+            // Four 64-bit SplitMix64 draws per vector, two vectors per 8 floats: the scalar formula lane by lane
+            // (integer math is exact and the float steps are the same), so values match CounterRng bit for bit.
+            var lanes = Vector256.Create(0UL, 1UL, 2UL, 3UL);
+            var keyV = Vector256.Create(key);
+            var gamma = Vector256.Create(0x9E3779B97F4A7C15UL);
+            var first = Vector256.Create(range.High1 - range.Low1);
+            var total = first + Vector256.Create(range.High2 - range.Low2);
+            var low1 = Vector256.Create(range.Low1);
+            var low2 = Vector256.Create(range.Low2);
+            ulong counterHigh = (ulong)counter << 32;
+            for (; i <= count - 8; i += 8)
+            {
+                var c0 = Vector256.Create(counterHigh | (firstIndex + (uint)i)) + lanes + Vector256<ulong>.One;
+                var c1 = c0 + Vector256.Create(4UL);
+                var bits = Vector256.Narrow(Mix(keyV + c0 * gamma) >> 40, Mix(keyV + c1 * gamma) >> 40);
+                var u = Vector256.ConvertToSingle(bits.AsInt32()) * Vector256.Create(1f / 16777216f);
+                var t = u * total;
+                var value = Vector256.ConditionalSelect(Vector256.LessThan(t, first), low1 + t, low2 + (t - first));
+                Vector256.Store(value, dst + i);
+            }
+        }
+
+        for (; i < count; i++)
+            dst[i] = range.Map(CounterRng.Uniform(key, counter, firstIndex + (uint)i));
+    }
+
+    private static Vector256<ulong> Mix(Vector256<ulong> z)
+    {
+        z = (z ^ (z >>> 30)) * Vector256.Create(0xBF58476D1CE4E5B9UL);
+        z = (z ^ (z >>> 27)) * Vector256.Create(0x94D049BB133111EBUL);
+        return z ^ (z >>> 31);
     }
 }

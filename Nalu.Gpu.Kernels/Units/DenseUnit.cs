@@ -54,10 +54,7 @@ public readonly struct DenseUnit<TActivation> : IUnit
         TActivation activation = default;
         for (int o = 0; o < _outputs; o++)
         {
-            int row = paramOffset + o * inputs;
-            float z = parameters[bias + o];
-            for (int i = 0; i < inputs; i++)
-                z += parameters[row + i] * x[xOffset + i];
+            float z = parameters[bias + o] + parameters.Dot(paramOffset + o * inputs, x, xOffset, inputs);
             saved[savedOffset + o] = z;
             y[yOffset + o] = activation.Apply(z);
         }
@@ -84,12 +81,9 @@ public readonly struct DenseUnit<TActivation> : IUnit
             float dz = dy[dyOffset + o] * activation.Derivative(saved[savedOffset + o]);
             grad[gradOffset + bias + o] += dz;
             int row = o * inputs;
-            for (int i = 0; i < inputs; i++)
-            {
-                grad[gradOffset + row + i] += dz * x[xOffset + i];
-                if (needInputGradient)
-                    dx[dxOffset + i] += dz * parameters[paramOffset + row + i];
-            }
+            grad.AddScaled(gradOffset + row, dz, x, xOffset, inputs);
+            if (needInputGradient)
+                dx.AddScaled(dxOffset, dz, parameters, paramOffset + row, inputs);
         }
     }
 

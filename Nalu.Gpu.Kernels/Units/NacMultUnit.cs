@@ -52,15 +52,11 @@ public readonly struct NacMultUnit : IUnit
         where TMem : struct, IFloatMemory
     {
         int logs = savedOffset + 2 * _outputs;
-        for (int i = 0; i < _inputs; i++)
-            saved[logs + i] = UnitMath.LogAbs(x[xOffset + i]);
+        saved.StoreLogAbs(logs, x, xOffset, _inputs);
 
         for (int o = 0; o < _outputs; o++)
         {
-            int row = cacheOffset + o * _inputs;
-            float z = 0f;
-            for (int i = 0; i < _inputs; i++)
-                z += cache[row + i] * saved[logs + i];
+            float z = cache.Dot(cacheOffset + o * _inputs, saved, logs, _inputs);
             float m = UnitMath.ClampedExp(z);
             saved[savedOffset + o] = z;
             saved[savedOffset + _outputs + o] = m;
@@ -89,12 +85,9 @@ public readonly struct NacMultUnit : IUnit
                 ? 0f
                 : dy[dyOffset + o] * saved[savedOffset + _outputs + o];
             int row = o * _inputs;
-            for (int i = 0; i < _inputs; i++)
-            {
-                grad[gradOffset + row + i] += dz * saved[logs + i];
-                if (needInputGradient)
-                    dx[dxOffset + i] += dz * cache[cacheOffset + row + i];
-            }
+            grad.AddScaled(gradOffset + row, dz, saved, logs, _inputs);
+            if (needInputGradient)
+                dx.AddScaled(dxOffset, dz, cache, cacheOffset + row, _inputs);
         }
 
         if (needInputGradient)

@@ -50,13 +50,7 @@ public readonly struct NacUnit : IUnit
         where TMem : struct, IFloatMemory
     {
         for (int o = 0; o < _outputs; o++)
-        {
-            int row = cacheOffset + o * _inputs;
-            float a = 0f;
-            for (int i = 0; i < _inputs; i++)
-                a += cache[row + i] * x[xOffset + i];
-            y[yOffset + o] = a;
-        }
+            y[yOffset + o] = cache.Dot(cacheOffset + o * _inputs, x, xOffset, _inputs);
     }
 
     /// <inheritdoc />
@@ -76,12 +70,9 @@ public readonly struct NacUnit : IUnit
         {
             float delta = dy[dyOffset + o];
             int row = o * _inputs;
-            for (int i = 0; i < _inputs; i++)
-            {
-                grad[gradOffset + row + i] += delta * x[xOffset + i];
-                if (needInputGradient)
-                    dx[dxOffset + i] += delta * cache[cacheOffset + row + i];
-            }
+            grad.AddScaled(gradOffset + row, delta, x, xOffset, _inputs);
+            if (needInputGradient)
+                dx.AddScaled(dxOffset, delta, cache, cacheOffset + row, _inputs);
         }
     }
 

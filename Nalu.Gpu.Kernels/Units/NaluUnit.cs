@@ -74,23 +74,16 @@ public readonly struct NaluUnit : IUnit
     {
         int outputs = _outputs, inputs = _inputs;
         int logs = savedOffset + 4 * outputs;
-        for (int i = 0; i < inputs; i++)
-            saved[logs + i] = UnitMath.LogAbs(x[xOffset + i]);
+        saved.StoreLogAbs(logs, x, xOffset, inputs);
 
         int gate = paramOffset + Gate;
         int multCache = cacheOffset + MultCache;
         for (int o = 0; o < outputs; o++)
         {
             int row = o * inputs;
-            float a = 0f, z = 0f, gz = 0f;
-            for (int i = 0; i < inputs; i++)
-            {
-                float xi = x[xOffset + i];
-                a += cache[cacheOffset + row + i] * xi;
-                z += cache[multCache + row + i] * saved[logs + i];
-                gz += parameters[gate + row + i] * xi;
-            }
-
+            float a = cache.Dot(cacheOffset + row, x, xOffset, inputs);
+            float z = cache.Dot(multCache + row, saved, logs, inputs);
+            float gz = parameters.Dot(gate + row, x, xOffset, inputs);
             float m = UnitMath.ClampedExp(z);
             float g = UnitMath.Sigmoid(gz);
             int s = savedOffset + 4 * o;
@@ -130,9 +123,7 @@ public readonly struct NaluUnit : IUnit
             for (int o = 0; o < outputs; o++)
             {
                 float dz = MultiplicativeDelta(saved, savedOffset + 4 * o, dy[dyOffset + o]);
-                int row = o * inputs;
-                for (int i = 0; i < inputs; i++)
-                    dx[dxOffset + i] += dz * cache[multCache + row + i];
+                dx.AddScaled(dxOffset, dz, cache, multCache + o * inputs, inputs);
             }
 
             for (int i = 0; i < inputs; i++)
@@ -149,14 +140,13 @@ public readonly struct NaluUnit : IUnit
             float dz = MultiplicativeDelta(saved, s, delta);
             float dgate = delta * (a - m) * g * (1f - g);
             int row = o * inputs;
-            for (int i = 0; i < inputs; i++)
+            grad.AddScaled(gradOffset + row, da, x, xOffset, inputs);
+            grad.AddScaled(gradMult + row, dz, saved, logs, inputs);
+            grad.AddScaled(gradGate + row, dgate, x, xOffset, inputs);
+            if (needInputGradient)
             {
-                float xi = x[xOffset + i];
-                grad[gradOffset + row + i] += da * xi;
-                grad[gradMult + row + i] += dz * saved[logs + i];
-                grad[gradGate + row + i] += dgate * xi;
-                if (needInputGradient)
-                    dx[dxOffset + i] += da * cache[cacheOffset + row + i] + dgate * parameters[gate + row + i];
+                dx.AddScaled(dxOffset, da, cache, cacheOffset + row, inputs);
+                dx.AddScaled(dxOffset, dgate, parameters, gate + row, inputs);
             }
         }
     }

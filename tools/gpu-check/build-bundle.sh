@@ -13,9 +13,11 @@ dotnet_root="$(dirname "$(readlink -f "$(command -v dotnet)")")"
 runtime_dir="$(ls -d "$dotnet_root"/shared/Microsoft.NETCore.App/10.* | sort -V | tail -n 1)"
 fxr_dir="$(ls -d "$dotnet_root"/host/fxr/10.* | sort -V | tail -n 1)"
 
-echo "Publishing the nalu program and the tests (Release, framework-dependent)…"
-dotnet publish "$repo/Nalu.Gpu.Bench/Nalu.Gpu.Bench.csproj" -c Release -o "$stage/nalu/app" --nologo -v quiet
-dotnet publish "$repo/Nalu.Gpu.Tests/Nalu.Gpu.Tests.csproj" -c Release -o "$stage/nalu/tests" --nologo -v quiet
+# The test project references the nalu program, so one publish holds both (nalu.dll and Nalu.Gpu.Tests.dll),
+# and their shared dependencies are stored once. linux-x64 only keeps other platforms' native libraries out.
+echo "Publishing the nalu program and the tests (Release, framework-dependent, linux-x64)…"
+dotnet publish "$repo/Nalu.Gpu.Tests/Nalu.Gpu.Tests.csproj" -c Release -r linux-x64 --self-contained false \
+  -p:SatelliteResourceLanguages=en -p:DebugType=none -o "$stage/nalu/app" --nologo -v quiet
 
 echo "Adding the runtime from $runtime_dir…"
 mkdir -p "$stage/nalu/dotnet/shared/Microsoft.NETCore.App" "$stage/nalu/dotnet/host/fxr"
@@ -28,7 +30,7 @@ cp "$repo/tools/gpu-check/run.sh" "$stage/nalu/"
 
 mkdir -p "$out"
 echo "Compressing…"
-tar -C "$stage" -cf - nalu | xz -T0 -9 > "$out/nalu-bundle.tar.xz"
+tar -C "$stage" -cf - nalu | xz -T0 -6 > "$out/nalu-bundle.tar.xz"
 size=$(stat -c %s "$out/nalu-bundle.tar.xz")
 echo "Bundle: $out/nalu-bundle.tar.xz ($((size / 1024 / 1024)) MiB)"
 if [ "$size" -gt $((64 * 1024 * 1024)) ]; then

@@ -29,7 +29,7 @@ dotnet "$root/app/nalu.dll" devices 2>&1 | tee "$results/devices.txt"
 dotnet "$root/app/nalu.dll" devices --json > "$results/devices.json" 2>&1
 
 echo "== tests"
-(cd "$root/tests" && timeout 900 dotnet Nalu.Gpu.Tests.dll -parallel none -xml "$results/tests.xml") > "$results/tests.txt" 2>&1
+(cd "$root/app" && timeout 900 dotnet Nalu.Gpu.Tests.dll -parallel none -xml "$results/tests.xml") > "$results/tests.txt" 2>&1
 echo "tests exit code: $?" | tee -a "$results/tests.txt"
 tail -n 5 "$results/tests.txt"
 
