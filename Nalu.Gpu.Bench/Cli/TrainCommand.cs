@@ -33,6 +33,9 @@ public sealed class TrainOptions : ModelOptions
     [Option("save", HelpText = "Write a safetensors checkpoint of the trained model(s) to this file.")]
     public string? Save { get; set; }
 
+    [Option("save-every", Default = 0, HelpText = "With --save, also rewrite the checkpoint every this many steps (atomically), so a long run keeps its progress.")]
+    public int SaveEvery { get; set; }
+
     [Option("quiet", HelpText = "No progress output.")]
     public bool Quiet { get; set; }
 }
@@ -60,6 +63,8 @@ internal static class TrainCommand
         var baselineArch = o.Baseline ? o.BuildArchitecture("mlp", o.BaselineHidden, "--baseline-hidden") : null;
         if (o.Save is not null)
             CheckWritable(o.Save, "--save");
+        if (o.SaveEvery < 0 || (o.SaveEvery > 0 && o.Save is null))
+            throw new UsageException("--save-every needs --save and must be ≥ 0.");
         if (o.Json is not null && o.Json != "-")
             CheckWritable(o.Json, "--json");
 
@@ -69,7 +74,7 @@ internal static class TrainCommand
         log.WriteLine($"Device: {device}");
 
         var results = new List<RunResult>();
-        var main = TrainOne(device, architecture, o.Unit, task, options, o, log, out var model);
+        var main = TrainOne(device, architecture, o.Unit, task, options, o, log, periodicSave: true, out var model);
         results.Add(main);
         using (model)
         {
@@ -82,7 +87,7 @@ internal static class TrainCommand
 
         if (baselineArch is not null)
         {
-            var baseline = TrainOne(device, baselineArch, "mlp", task, options, o, log, out var baselineModel);
+            var baseline = TrainOne(device, baselineArch, "mlp", task, options, o, log, periodicSave: false, out var baselineModel);
             baselineModel.Dispose();
             results.Add(baseline);
         }
@@ -111,13 +116,20 @@ internal static class TrainCommand
     }
 
     private static RunResult TrainOne(NaluDevice device, ModelArchitecture architecture, string unit, ArithmeticTask task,
-        TrainerOptions options, TrainOptions o, TextWriter log, out Model model)
+        TrainerOptions options, TrainOptions o, TextWriter log, bool periodicSave, out Model model)
     {
         var trained = model = new Model(device, architecture, o.Seeds);
         using var trainer = new Trainer(model, task, options);
         log.WriteLine($"Training {architecture.ShortName} on {task.Op} ({task.Inputs} inputs), {o.Models} model(s), {o.Steps} steps, batch {o.Batch}, strategy {trainer.Strategy}");
         var clock = Stopwatch.StartNew();
-        Run(trainer, o.Steps, o.Quiet, log);
+        Action<TrainingProgress>? periodic = periodicSave && o.SaveEvery > 0 && o.Save is not null
+            ? p =>
+            {
+                if (p.Step % o.SaveEvery == 0 && p.Step < p.TotalSteps)
+                    Checkpoint.Save(o.Save, trained, task, p.Step);
+            }
+            : null;
+        Run(trainer, o.Steps, o.Quiet, log, periodic);
         clock.Stop();
         var final = trainer.History.Count > 0 && trainer.History[^1].Step == trainer.Step ? trainer.History[^1] : trainer.Evaluate();
         var models = Enumerable.Range(0, trained.Count).Select(p => new ModelResult(
@@ -129,11 +141,11 @@ internal static class TrainCommand
             (double)o.Steps * model.Count / clock.Elapsed.TotalSeconds, models);
     }
 
-    private static void Run(Trainer trainer, int steps, bool quiet, TextWriter log)
+    private static void Run(Trainer trainer, int steps, bool quiet, TextWriter log, Action<TrainingProgress>? periodic)
     {
         if (quiet)
         {
-            trainer.Train(steps);
+            trainer.Train(steps, periodic);
             return;
         }
 
@@ -146,6 +158,7 @@ internal static class TrainCommand
                     var bar = ctx.AddTask("training", maxValue: steps);
                     trainer.Train(steps, p =>
                     {
+                        periodic?.Invoke(p);
                         bar.Value = p.Step;
                         bar.Description = $"step {p.Step} loss {Median(p.Losses):G3}";
                     });
@@ -158,6 +171,7 @@ internal static class TrainCommand
         var clock = Stopwatch.StartNew();
         trainer.Train(steps, p =>
         {
+            periodic?.Invoke(p);
             if (p.Step < next && p.Evaluation is null && p.Step != p.TotalSteps)
                 return;
             while (next <= p.Step)
