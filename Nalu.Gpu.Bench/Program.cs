@@ -11,19 +11,26 @@ public static class Program
     /// <summary>Exit codes: 0 ok, 1 runtime failure, 2 bad command line, 3 a model diverged.</summary>
     public static int Main(string[] args)
     {
+        if (ExperimentVerbs.Rewrite(args) is not { } rewritten)
+            return ExperimentVerbs.Usage(args);
+        args = rewritten;
         var parser = new Parser(s =>
         {
             s.HelpWriter = Console.Error;
             s.CaseInsensitiveEnumValues = true;
             s.AutoVersion = false;
         });
-        var result = parser.ParseArguments<TrainOptions, PredictOptions, DevicesOptions, BenchOptions, MicroOptions>(args);
+        var result = parser.ParseArguments<TrainOptions, PredictOptions, DevicesOptions, BenchOptions, MicroOptions, ExperimentFailureOptions,
+            ExperimentArithmeticOptions, ExperimentMergeOptions>(args);
         return result.MapResult(
             (TrainOptions o) => Guard(() => TrainCommand.Run(o)),
             (PredictOptions o) => Guard(() => PredictCommand.Run(o)),
             (DevicesOptions o) => Guard(() => DevicesCommand.Run(o)),
             (BenchOptions o) => Guard(() => BenchCommand.Run(o)),
             (MicroOptions o) => Guard(() => MicroCommand.Run(o)),
+            (ExperimentFailureOptions o) => Guard(() => ExperimentFailureCommand.Run(o)),
+            (ExperimentArithmeticOptions o) => Guard(() => ExperimentArithmeticCommand.Run(o)),
+            (ExperimentMergeOptions o) => Guard(() => ExperimentMergeCommand.Run(o)),
             errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError) ? 0 : 2);
     }
 

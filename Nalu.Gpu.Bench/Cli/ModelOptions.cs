@@ -14,10 +14,10 @@ public abstract class ModelOptions : CommonOptions
     [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, mlp (dense layers, --activation between them, linear output).")]
     public string Unit { get; set; } = "nalu";
 
-    [Option("activation", Default = "relu", HelpText = "Hidden activation of mlp: linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, softsign, hardtanh.")]
+    [Option("activation", Default = "relu", HelpText = "Hidden activation of mlp: linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, prelu (learned slope), softsign, hardtanh.")]
     public string Activation { get; set; } = "relu";
 
-    [Option("op", Default = "mul", HelpText = "Target op(a, b): add, sub, mul, div, square (a²), sqrt (√a).")]
+    [Option("op", Default = "mul", HelpText = "Target op(a, b): add, sub, mul, div, square (a²), sqrt (√a), identity (a; with --inputs 1 the scalar identity x0).")]
     public string Op { get; set; } = "mul";
 
     [Option("inputs", Default = 100, HelpText = "Task size: 100 (the paper's: a, b are sums of fixed 25-element subsets) or 2 (op(x0, x1)).")]
@@ -59,7 +59,9 @@ public abstract class ModelOptions : CommonOptions
     internal ArithmeticTask BuildTask()
     {
         var op = ParseOp(Op);
-        if (Inputs != 2 && Inputs < 38)
+        if (Inputs == 1 && op != ArithmeticOp.Identity)
+            throw new UsageException($"--inputs 1 is only for --op identity (the scalar identity x0).");
+        if (Inputs != 1 && Inputs != 2 && Inputs < 38)
             throw new UsageException($"--inputs {Inputs}: use 2, or at least 38 so that two 25-element subsets 13 apart fit.");
         try
         {
@@ -153,7 +155,8 @@ public abstract class ModelOptions : CommonOptions
         "div" or "/" => ArithmeticOp.Div,
         "square" or "sq" => ArithmeticOp.Square,
         "sqrt" => ArithmeticOp.Sqrt,
-        _ => throw new UsageException($"--op '{op}' is not one of add, sub, mul, div, square, sqrt."),
+        "identity" or "id" => ArithmeticOp.Identity,
+        _ => throw new UsageException($"--op '{op}' is not one of add, sub, mul, div, square, sqrt, identity."),
     };
 
     internal static Act ParseActivation(string name) => name.ToLowerInvariant().Replace("-", "").Replace("_", "") switch
@@ -169,7 +172,8 @@ public abstract class ModelOptions : CommonOptions
         "leakyrelu" => Act.LeakyRelu,
         "softsign" => Act.Softsign,
         "hardtanh" => Act.Hardtanh,
-        _ => throw new UsageException($"--activation '{name}' is not a known activation (linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, softsign, hardtanh)."),
+        "prelu" => Act.PRelu,
+        _ => throw new UsageException($"--activation '{name}' is not a known activation (linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, prelu, softsign, hardtanh)."),
     };
 
     private static SampleInterval ParseRange(string text, string option)

@@ -27,7 +27,14 @@ internal static class Output
     }
 
     /// <summary>Writes a text file atomically, so an interrupted run never leaves a half-written result.</summary>
-    public static void WriteAtomically(string path, string contents)
+    public static void WriteAtomically(string path, string contents) =>
+        WriteAtomically(path, temp => File.WriteAllText(temp, contents));
+
+    /// <summary>Writes a binary file (e.g. a PNG) atomically.</summary>
+    public static void WriteAtomically(string path, byte[] contents) =>
+        WriteAtomically(path, temp => File.WriteAllBytes(temp, contents));
+
+    private static void WriteAtomically(string path, Action<string> write)
     {
         string full = Path.GetFullPath(path);
         string? dir = Path.GetDirectoryName(full);
@@ -36,7 +43,7 @@ internal static class Output
         string temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
         try
         {
-            File.WriteAllText(temp, contents);
+            write(temp);
             File.Move(temp, full, overwrite: true);
         }
         catch

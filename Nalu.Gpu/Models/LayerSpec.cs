@@ -41,6 +41,8 @@ public enum Activation
     Softsign,
     /// <summary>clamp(z, −1, 1).</summary>
     Hardtanh,
+    /// <summary>PReLU: z for z &gt; 0, else α z, with ONE learned slope α per layer (initially 0.25), as <c>torch.nn.PReLU()</c>.</summary>
+    PRelu,
 }
 
 /// <summary>One layer of a model: its unit type and widths.</summary>
@@ -48,7 +50,8 @@ public enum Activation
 /// Initialisation (a documented choice; the papers' code uses these): every NAC/NALU matrix (Ŵ, M̂, G) is
 /// Xavier-uniform, <c>U(±√(6/(I+O)))</c>; dense weights are Kaiming-uniform <c>U(±√(6/I))</c> for the ReLU
 /// family and Xavier-uniform otherwise, with zero biases. Values come from the counter RNG keyed by
-/// (seed, layer, element), so a seed fixes the initial model on every device.
+/// (seed, layer, element), so a seed fixes the initial model on every device. A PReLU layer's slope α starts
+/// at 0.25 (PyTorch's default) and its weights are initialised as for the ReLU family.
 /// </remarks>
 /// <param name="Kind">Unit type.</param>
 /// <param name="Inputs">Input width I ≥ 1.</param>
@@ -77,6 +80,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
                 UnitKind.Nac or UnitKind.NacMult => [("W_hat", matrix), ("M_hat", matrix)],
                 UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", matrix)],
                 UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", matrix)],
+                _ when Activation == Activation.PRelu => [("weight", matrix), ("bias", [Outputs]), ("alpha", [1])],
                 _ => [("weight", matrix), ("bias", [Outputs])],
             };
         }
@@ -125,6 +129,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             Activation.Softplus => new DenseUnit<Softplus>(Inputs, Outputs),
             Activation.LeakyRelu => new DenseUnit<LeakyRelu>(Inputs, Outputs),
             Activation.Softsign => new DenseUnit<Softsign>(Inputs, Outputs),
+            Activation.PRelu => new PReluDenseUnit(Inputs, Outputs),
             _ => new DenseUnit<Hardtanh>(Inputs, Outputs),
         },
     };
@@ -133,7 +138,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     internal void Initialize(Span<float> block, int seed, int layerIndex)
     {
         float xavier = MathF.Sqrt(6f / (Inputs + Outputs));
-        bool reluFamily = Activation is Activation.Relu or Activation.Relu6 or Activation.LeakyRelu;
+        bool reluFamily = Activation is Activation.Relu or Activation.Relu6 or Activation.LeakyRelu or Activation.PRelu;
         float bound = Kind == UnitKind.Dense && reluFamily ? MathF.Sqrt(6f / Inputs) : xavier;
         int weights = Kind == UnitKind.Dense ? Inputs * Outputs : block.Length;
         for (int k = 0; k < block.Length; k++)
@@ -141,5 +146,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             float u = CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)k);
             block[k] = k < weights ? (2f * u - 1f) * bound : 0f;
         }
+
+        if (Kind == UnitKind.Dense && Activation == Activation.PRelu)
+            block[^1] = PReluDenseUnit.InitialSlope;
     }
 }

@@ -5,7 +5,7 @@ namespace Nalu.Gpu.Tasks;
 /// <summary>
 /// The static arithmetic ("simple function") task of science.md: <see cref="Inputs"/> numbers from a range;
 /// <c>a</c> and <c>b</c> are sums of two fixed subsets (chosen once per seed); the target is <c>op(a, b)</c>.
-/// With 2 inputs it is the quick form <c>op(x₀, x₁)</c>.
+/// With 2 inputs it is the quick form <c>op(x₀, x₁)</c>; with 1 input (the identity op only) the target is <c>x₀</c>.
 /// </summary>
 public sealed record ArithmeticTask
 {
@@ -15,12 +15,20 @@ public sealed record ArithmeticTask
     {
         if (!Enum.IsDefined(op))
             throw new ArgumentOutOfRangeException(nameof(op), op, "Unknown op.");
-        ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 2);
+        if (inputs == 1 && op != ArithmeticOp.Identity)
+            throw new ArgumentOutOfRangeException(nameof(inputs), inputs, $"Only the identity task has 1 input; op {op} needs at least 2.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
         Op = op;
         Inputs = inputs;
         Interpolation = interpolation ?? new SampleInterval(1f, 2f);
         Extrapolation = extrapolation ?? new SampleInterval(2f, 6f);
-        if (inputs == 2)
+        if (inputs == 1)
+        {
+            // The scalar identity: a = b = x₀ (one subset of size 1 at offset 0).
+            SubsetSize = 1;
+            SubsetGap = 0;
+        }
+        else if (inputs == 2)
         {
             SubsetSize = 1;
             SubsetGap = 1;
@@ -46,6 +54,10 @@ public sealed record ArithmeticTask
     /// <summary>The quick 2-input form.</summary>
     public static ArithmeticTask TwoInput(ArithmeticOp op, SampleInterval? interpolation = null, SampleInterval? extrapolation = null) =>
         new(op, 2, interpolation, extrapolation);
+
+    /// <summary>The scalar identity <c>t = x₀</c> with one input: the autoencoder task of the NALU paper's first figure.</summary>
+    public static ArithmeticTask Identity(SampleInterval interpolation, SampleInterval extrapolation) =>
+        new(ArithmeticOp.Identity, 1, interpolation, extrapolation);
 
     /// <summary>Operation.</summary>
     public ArithmeticOp Op { get; }

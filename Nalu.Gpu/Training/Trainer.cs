@@ -244,7 +244,9 @@ public sealed class Trainer : IDisposable
     private double[] SetError(int stream, SampleInterval range, int samples)
     {
         int p = _model.Count;
-        int chunks = (int)Math.Clamp(_device.MaxConcurrentThreads / p, 1, Math.Min(samples, 1024));
+        int chunks = _options.EvaluationChunks > 0
+            ? Math.Min(_options.EvaluationChunks, samples)
+            : (int)Math.Clamp(_device.MaxConcurrentThreads / p, 1, Math.Min(samples, 1024));
         var accelerator = _device.Accelerator;
         using var squared = accelerator.Allocate1D<double>((long)p * chunks);
         using var nonFinite = accelerator.Allocate1D<int>((long)p * chunks);

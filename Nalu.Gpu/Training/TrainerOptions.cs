@@ -40,6 +40,12 @@ public sealed record TrainerOptions
     public IReadOnlyList<ArithmeticOp>? Ops { get; init; }
     /// <summary>Per-model learning rates (null: every model uses the optimizer's).</summary>
     public IReadOnlyList<float>? LearningRates { get; init; }
+    /// <summary>
+    /// Work items per model in an evaluation, each summing its share of the set in double (0, the default: enough
+    /// to fill the device, which depends on the population size). Fix it to make every model's evaluation sums
+    /// bit-identical whatever population it is trained in (the arithmetic experiment does, for resume and shards).
+    /// </summary>
+    public int EvaluationChunks { get; init; }
 
     internal void Validate(int models)
     {
@@ -51,6 +57,7 @@ public sealed record TrainerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(ValidationSamples, 1, nameof(ValidationSamples));
         ArgumentOutOfRangeException.ThrowIfLessThan(TestSamples, 1, nameof(TestSamples));
         ArgumentOutOfRangeException.ThrowIfLessThan(StepsPerLaunch, 1, nameof(StepsPerLaunch));
+        ArgumentOutOfRangeException.ThrowIfNegative(EvaluationChunks, nameof(EvaluationChunks));
         if (!Enum.IsDefined(Strategy))
             throw new ArgumentOutOfRangeException(nameof(Strategy), Strategy, "Unknown strategy.");
         if (Ops is not null && Ops.Count != models)

@@ -1,0 +1,498 @@
+using System.Diagnostics;
+using System.Globalization;
+using CommandLine;
+using Nalu.Gpu.Bench.Experiments;
+using Nalu.Gpu.Devices;
+using Nalu.Gpu.Kernels;
+using Spectre.Console;
+
+namespace Nalu.Gpu.Bench.Cli;
+
+/// <summary>
+/// <c>nalu experiment arithmetic</c> (flat verb <c>experiment-arithmetic</c>; <see cref="ExperimentVerbs"/> rewrites the
+/// two words into one).
+/// </summary>
+[Verb(VerbName, HelpText = "Experiment 2, the static arithmetic benchmark: units × ops × seeds × range pairs, each model judged at its best " +
+    "validation step; success rates with Wilson intervals, solved-at step, sparsity and relative error. Resumable (results.jsonl) and " +
+    "splittable (--shard K/N, then 'experiment merge'). Also spelled 'nalu experiment arithmetic'.")]
+public sealed class ExperimentArithmeticOptions : CommonOptions
+{
+    public const string VerbName = "experiment-arithmetic";
+
+    /// <summary>Defaults sized for one CPU machine (the papers: 5·10⁶ steps, 100 seeds).</summary>
+    public const int DefaultSteps = 100_000, DefaultSeeds = 10, DefaultEvalEvery = 1000;
+
+    /// <summary>
+    /// The --quick preset: about a minute on 2 cores with the CPU accelerator. A 10-input miniature of the task whose
+    /// subsets of 3 do not overlap (the protocol's 25-subsets overlap by 12, and a NAC needs far more steps to reach the
+    /// threshold on a + b with an overlap: see docs/results.md), 10 seeds, 5000 steps at lr 0.03, 1000-sample sets.
+    /// </summary>
+    public const int QuickSteps = 5000, QuickSeeds = 10, QuickEvalEvery = 250, QuickEvalSamples = 1000, QuickThresholdSamples = 100_000,
+        QuickInputs = 10, QuickSubset = 3, QuickGap = 3;
+
+    /// <summary>The --quick learning rate (30× the protocol's), so that + and − are solved within its few steps.</summary>
+    public const float QuickLearningRate = 3e-2f;
+
+    [Option("units", HelpText = "Units, comma separated: nac, nac-mult, nalu, nalu-untied, mlp-ACTIVATION (e.g. mlp-relu6, mlp-linear, mlp-tanh). Default nac,nalu,mlp-relu6,mlp-linear.")]
+    public string? Units { get; set; }
+
+    [Option("ops", HelpText = "Ops, comma separated: add, sub, mul, div, square, sqrt. Default all six.")]
+    public string? Ops { get; set; }
+
+    [Option("ranges", HelpText = "Range pairs 'interpolation=extrapolation', separated by ';', e.g. '1:2=2:6;-2:-1=-6:-2' or '-2:2=-6:-2,2:6'. Default 1:2=2:6. √ is skipped on ranges with negative numbers.")]
+    public string? Ranges { get; set; }
+
+    [Option("steps", HelpText = "Adam steps per model (default 100000; 5000 with --quick; the papers' protocol: 5000000).")]
+    public int? Steps { get; set; }
+
+    [Option("seeds", HelpText = "Seeds per (unit, op, range pair) (default 10, also with --quick; the papers': 100).")]
+    public int? Seeds { get; set; }
+
+    [Option("seed", Default = 0, HelpText = "First seed; the models use seed..seed+seeds-1.")]
+    public int Seed { get; set; }
+
+    [Option("eval-every", HelpText = "Evaluate validation and test MSE every this many steps, and at step 0 (default 1000; 250 with --quick).")]
+    public int? EvalEvery { get; set; }
+
+    [Option("eval-samples", HelpText = "Samples in the validation set and in the test set (default 10000; 1000 with --quick).")]
+    public int? EvalSamples { get; set; }
+
+    [Option("lr", HelpText = "Adam learning rate (default 1e-3, the protocol's; 0.03 with --quick).")]
+    public float? LearningRate { get; set; }
+
+    [Option("batch", Default = 128, HelpText = "Samples per step, fresh from the interpolation range every step.")]
+    public int Batch { get; set; } = 128;
+
+    [Option("inputs", HelpText = "Input width (default 100, the protocol's; 10 with --quick). 2 gives op(x0, x1), where the ε-perturbed solution of a + b is exact, so its threshold is 0.")]
+    public int? Inputs { get; set; }
+
+    [Option("subset", HelpText = "Inputs summed into a and into b (default 25; 3 with --quick; ignored with --inputs 2).")]
+    public int? Subset { get; set; }
+
+    [Option("gap", HelpText = "Start of b's subset minus start of a's (default 13: they overlap by 12; 3 with --quick: no overlap; ignored with --inputs 2).")]
+    public int? Gap { get; set; }
+
+    [Option("epsilon", Default = 1e-5, HelpText = "Weight error of the near-perfect solution whose test MSE is the success threshold.")]
+    public double Epsilon { get; set; } = 1e-5;
+
+    [Option("threshold-samples", HelpText = "Monte Carlo samples of each success threshold (default 1000000; 100000 with --quick).")]
+    public int? ThresholdSamples { get; set; }
+
+    [Option("shard", Default = "0/1", HelpText = "Run share K of N (0 <= K < N) of the grid: the models whose index in the canonical order (range pair, unit, op, seed) is K modulo N.")]
+    public string Shard { get; set; } = "0/1";
+
+    [Option("out", Default = "results/arithmetic", HelpText = "Output folder: results.jsonl (one line per finished model; a rerun skips those), table.md, table.csv, table.json, success.png.")]
+    public string Out { get; set; } = "results/arithmetic";
+
+    [Option("quick", HelpText = "A ~1 minute preset on 2 cores: a 10-input task with non-overlapping 3-input subsets, 10 seeds, 5000 steps at lr 0.03, 1000-sample evaluation sets. Explicit options override it.")]
+    public bool Quick { get; set; }
+
+    [Option("quiet", HelpText = "No progress output.")]
+    public bool Quiet { get; set; }
+
+    /// <summary>The settings, with --quick applied where an option was not given.</summary>
+    /// <exception cref="UsageException">A bad value, naming the option.</exception>
+    internal ArithmeticSettings BuildSettings()
+    {
+        int steps = Steps ?? (Quick ? QuickSteps : DefaultSteps);
+        int seeds = Seeds ?? (Quick ? QuickSeeds : DefaultSeeds);
+        int evalEvery = EvalEvery ?? (Quick ? QuickEvalEvery : DefaultEvalEvery);
+        int evalSamples = EvalSamples ?? (Quick ? QuickEvalSamples : 10_000);
+        float lr = LearningRate ?? (Quick ? QuickLearningRate : 1e-3f);
+        int thresholdSamples = ThresholdSamples ?? (Quick ? QuickThresholdSamples : 1_000_000);
+        int inputs = Inputs ?? (Quick ? QuickInputs : 100);
+        int subset = Subset ?? (Quick ? QuickSubset : 25);
+        int gap = Gap ?? (Quick ? QuickGap : 13);
+        if (steps < 1)
+            throw new UsageException($"--steps {steps} must be at least 1.");
+        if (seeds < 1)
+            throw new UsageException($"--seeds {seeds} must be at least 1.");
+        if (Seed < 0 || (long)Seed + seeds > ArithmeticExperiment.ReferenceSeed)
+            throw new UsageException($"--seed {Seed} with --seeds {seeds}: seeds must lie in [0, {ArithmeticExperiment.ReferenceSeed}).");
+        if (evalEvery < 1)
+            throw new UsageException($"--eval-every {evalEvery} must be at least 1.");
+        if (evalSamples < 1)
+            throw new UsageException($"--eval-samples {evalSamples} must be at least 1.");
+        if (thresholdSamples < 1)
+            throw new UsageException($"--threshold-samples {thresholdSamples} must be at least 1.");
+        if (Batch < 1)
+            throw new UsageException($"--batch {Batch} must be at least 1.");
+        if (!(float.IsFinite(lr) && lr > 0))
+            throw new UsageException($"--lr {lr} must be a positive number.");
+        if (!(Epsilon > 0 && Epsilon < 0.5))
+            throw new UsageException($"--epsilon {Epsilon} must lie in (0, 0.5).");
+        if (inputs < 2)
+            throw new UsageException($"--inputs {inputs} must be at least 2.");
+        if (inputs > 2 && (subset < 1 || gap < 0 || gap + subset > inputs))
+            throw new UsageException($"--inputs {inputs}: subsets of --subset {subset} inputs --gap {gap} apart need at least {gap + subset} inputs.");
+        if (string.IsNullOrWhiteSpace(Out))
+            throw new UsageException("--out must name a folder.");
+        var (shard, shards) = ParseShard(Shard);
+        var settings = new ArithmeticSettings
+        {
+            Units = ParseList(Units, ArithmeticUnit.Defaults, ArithmeticUnit.Parse, u => u.Name, "--units"),
+            Ops = ParseList(Ops, ArithmeticSettings.AllOps, ArithmeticExperiment.ParseOp, ArithmeticExperiment.OpName, "--ops"),
+            Ranges = ParseRanges(Ranges),
+            Seeds = seeds, FirstSeed = Seed, Steps = steps, Batch = Batch, LearningRate = lr, EvalEvery = evalEvery,
+            EvalSamples = evalSamples, Inputs = inputs, SubsetSize = inputs == 2 ? 1 : subset, SubsetGap = inputs == 2 ? 1 : gap, Epsilon = Epsilon, ThresholdSamples = thresholdSamples,
+            ShardIndex = shard, ShardCount = shards,
+        };
+        settings.Validate();
+        return settings;
+    }
+
+    /// <summary>Parses <c>K/N</c> with 0 ≤ K &lt; N.</summary>
+    internal static (int Index, int Count) ParseShard(string text)
+    {
+        var parts = text.Split('/', StringSplitOptions.TrimEntries);
+        if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int k)
+            || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || k >= n)
+            throw new UsageException($"--shard '{text}' must be K/N with 0 <= K < N, e.g. 0/10 (K counts from 0, as SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX do).");
+        return (k, n);
+    }
+
+    private static IReadOnlyList<T> ParseList<T>(string? text, IReadOnlyList<T> defaults, Func<string, T> parse, Func<T, string> name, string option)
+    {
+        if (text is null)
+            return defaults;
+        var list = new List<T>();
+        foreach (string part in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            T value;
+            try
+            {
+                value = parse(part);
+            }
+            catch (FormatException e)
+            {
+                throw new UsageException($"{option}: {e.Message}");
+            }
+
+            if (list.Any(v => name(v) == name(value)))
+                throw new UsageException($"{option} names '{part}' twice.");
+            list.Add(value);
+        }
+
+        if (list.Count == 0)
+            throw new UsageException($"{option} is empty.");
+        return list;
+    }
+
+    private static IReadOnlyList<RangePair> ParseRanges(string? text)
+    {
+        if (text is null)
+            return [RangePair.Default];
+        try
+        {
+            var list = RangePair.ParseList(text);
+            if (list.Count == 0)
+                throw new UsageException("--ranges is empty.");
+            if (list.Distinct().Count() != list.Count)
+                throw new UsageException("--ranges names a range pair twice.");
+            return list;
+        }
+        catch (FormatException e)
+        {
+            throw new UsageException($"--ranges: {e.Message}");
+        }
+    }
+
+    /// <summary>The full equivalent command line, every setting spelled out.</summary>
+    internal string CommandLine(ArithmeticSettings s)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var parts = new List<string>
+        {
+            "nalu experiment arithmetic",
+            $"--units {string.Join(",", s.Units.Select(u => u.Name))}",
+            $"--ops {string.Join(",", s.Ops.Select(ArithmeticExperiment.OpName))}",
+            $"--ranges '{string.Join(";", s.Ranges)}'",
+            $"--steps {s.Steps}", $"--seeds {s.Seeds}",
+        };
+        if (s.FirstSeed != 0)
+            parts.Add($"--seed {s.FirstSeed}");
+        parts.Add($"--lr {s.LearningRate.ToString("G", inv)}");
+        parts.Add($"--eval-every {s.EvalEvery}");
+        parts.Add($"--eval-samples {s.EvalSamples}");
+        if (s.Batch != 128)
+            parts.Add($"--batch {s.Batch}");
+        parts.Add($"--inputs {s.Inputs}");
+        if (s.Inputs != 2)
+            parts.Add($"--subset {s.SubsetSize} --gap {s.SubsetGap}");
+        if (s.Epsilon != 1e-5)
+            parts.Add($"--epsilon {s.Epsilon.ToString("G", inv)}");
+        parts.Add($"--threshold-samples {s.ThresholdSamples}");
+        if (s.ShardCount > 1)
+            parts.Add($"--shard {s.ShardIndex}/{s.ShardCount}");
+        parts.Add($"--device {Device.ToLowerInvariant()}");
+        parts.Add($"--out {Out}");
+        return string.Join(" ", parts);
+    }
+}
+
+internal static class ExperimentArithmeticCommand
+{
+    public const string ResultsFileName = "results.jsonl", MarkdownFile = "table.md", CsvFile = "table.csv", JsonFile = "table.json", PngFile = "success.png";
+
+    public static int Run(ExperimentArithmeticOptions o) => Run(o, Console.Out);
+
+    public static int Run(ExperimentArithmeticOptions o, TextWriter log)
+    {
+        var settings = o.BuildSettings();
+        if (File.Exists(o.Out))
+            throw new UsageException($"--out '{o.Out}' is a file; give a folder.");
+        Directory.CreateDirectory(o.Out);
+        string resultsPath = Path.Combine(o.Out, ResultsFileName);
+        string command = o.CommandLine(settings);
+
+        // Resume: what is already in results.jsonl is kept; a torn last line is cut off (its model is redone).
+        var records = new List<ModelRecord>();
+        if (File.Exists(resultsPath))
+        {
+            var (existing, repaired) = ResultsFile.Load(resultsPath, repair: true);
+            if (repaired is not null)
+                log.WriteLine($"Note: {repaired}");
+            records = ResultsFile.Combine(existing.Select(r => (resultsPath, r)));
+        }
+
+        var grid = ArithmeticExperiment.Grid(settings);
+        var share = ArithmeticExperiment.Shard(grid, settings.ShardIndex, settings.ShardCount);
+        var done = records.ToDictionary(r => r.Key);
+        var pending = new List<GridItem>();
+        foreach (var item in share)
+        {
+            if (!done.TryGetValue(item.Key, out var record))
+            {
+                pending.Add(item);
+                continue;
+            }
+
+            if (record.SettingsDifference(Prototype(settings, item)) is { } d)
+            {
+                throw new UsageException($"{resultsPath} already holds {item.Key} trained with {d.Name} {d.Mine}; this run asks for " +
+                    $"{d.Name} {d.Theirs}. Use another --out, or the settings of the first run.");
+            }
+        }
+
+        var skipped = settings.Ranges.SelectMany(r => settings.Ops.Where(op => !settings.IsDefined(op, r))
+            .Select(op => $"{ArithmeticExperiment.OpName(op)} on {r}")).ToArray();
+
+        if (!o.Quiet)
+        {
+            log.WriteLine($"Static arithmetic benchmark: {settings.Units.Count} unit(s) × {settings.Ops.Count} op(s) × {settings.Ranges.Count} range pair(s) " +
+                $"× {settings.Seeds} seed(s) = {grid.Count} models of {settings.Inputs}→{settings.Hidden}→1; Adam lr {settings.LearningRate.ToString("G", CultureInfo.InvariantCulture)}, " +
+                $"batch {settings.Batch}, {settings.Steps} steps, evaluated every {settings.EvalEvery} steps on {settings.EvalSamples} + {settings.EvalSamples} samples.");
+            var deviations = settings.Deviations();
+            if (deviations.Count > 0)
+                log.WriteLine($"Not the reference protocol{(o.Quick ? " (--quick)" : "")}: {string.Join("; ", deviations)}.");
+            if (skipped.Length > 0)
+                log.WriteLine($"Skipped (undefined): {string.Join(", ", skipped)}.");
+            if (settings.ShardCount > 1)
+                log.WriteLine($"Shard {settings.ShardIndex}/{settings.ShardCount}: {share.Count} of the {grid.Count} models.");
+            if (share.Count > pending.Count)
+                log.WriteLine($"Resuming: {share.Count - pending.Count} of {share.Count} models are already in {resultsPath}; training the other {pending.Count}.");
+        }
+
+        var clock = Stopwatch.StartNew();
+        if (pending.Count > 0)
+        {
+            using var device = NaluDevice.Create(o.DeviceKind);
+            if (!o.Quiet)
+                log.WriteLine($"Device: {device}");
+            void OnRecords(IReadOnlyList<ModelRecord> finished)
+            {
+                ResultsFile.Append(resultsPath, finished);
+                records.AddRange(finished);
+            }
+
+            void OnPopulationDone(int _) => WriteTables(o.Out, records, settings, command, clock.Elapsed.TotalSeconds);
+            Train(device, settings, pending, OnRecords, OnPopulationDone, o.Quiet, log);
+        }
+
+        clock.Stop();
+        var rows = WriteTables(o.Out, records, settings, command, clock.Elapsed.TotalSeconds);
+        if (!o.Quiet)
+        {
+            log.WriteLine();
+            PrintTable(rows, log);
+            log.WriteLine($"{records.Count} model(s) in {resultsPath}; this run trained {pending.Count} in {clock.Elapsed.TotalSeconds:F1} s. " +
+                $"Wrote {MarkdownFile}, {CsvFile}, {JsonFile} and {PngFile} to {Path.GetFullPath(o.Out)}");
+        }
+
+        return 0;
+    }
+
+    /// <summary>A record with the settings of this run, to compare with what a results file already holds.</summary>
+    private static ModelRecord Prototype(ArithmeticSettings s, GridItem item) => new()
+    {
+        Unit = item.Unit.Name, Op = ArithmeticExperiment.OpName(item.Op), Interpolation = item.Range.Interpolation.ToString(),
+        Extrapolation = item.Range.Extrapolation.ToString(), Seed = item.Seed, Inputs = s.Inputs, Hidden = s.Hidden,
+        SubsetSize = s.SubsetSize, SubsetGap = s.SubsetGap, Steps = s.Steps,
+        Batch = s.Batch, LearningRate = s.LearningRate, EvalEvery = s.EvalEvery, EvalSamples = s.EvalSamples, Epsilon = s.Epsilon,
+        ThresholdSamples = s.ThresholdSamples,
+    };
+
+    private static void Train(NaluDevice device, ArithmeticSettings settings, IReadOnlyList<GridItem> pending,
+        Action<IReadOnlyList<ModelRecord>> onRecords, Action<int> onPopulationDone, bool quiet, TextWriter log)
+    {
+        if (quiet)
+        {
+            ArithmeticExperiment.Run(device, settings, pending, onRecords, onPopulationDone: onPopulationDone);
+            return;
+        }
+
+        if (AnsiConsole.Profile.Capabilities.Interactive && log == Console.Out && !Console.IsOutputRedirected)
+        {
+            var labels = pending.GroupBy(i => (i.Range, i.Unit)).Select(g => $"{g.Key.Unit.Name} {g.Key.Range} ({g.Count()} models)").ToArray();
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                .Start(ctx =>
+                {
+                    var bars = labels.Select(l => ctx.AddTask(Markup.Escape(l), autoStart: false, maxValue: settings.Steps)).ToArray();
+                    ArithmeticExperiment.Run(device, settings, pending, onRecords,
+                        p =>
+                        {
+                            var bar = bars[p.Population];
+                            if (!bar.IsStarted)
+                                bar.StartTask();
+                            bar.Value = p.Step;
+                            bar.Description = Markup.Escape($"{p.Label}: {p.Solved} below threshold");
+                        },
+                        index =>
+                        {
+                            bars[index].StopTask();
+                            onPopulationDone(index);
+                        });
+                });
+            return;
+        }
+
+        // Not a terminal: a plain line every ~10% of a population and one when it is done.
+        int every = Math.Max(settings.EvalEvery, settings.Steps / 10), next = every;
+        var clock = Stopwatch.StartNew();
+        int current = -1;
+        var finished = new List<ModelRecord>();
+        ArithmeticExperiment.Run(device, settings, pending,
+            batch =>
+            {
+                onRecords(batch);
+                finished.AddRange(batch);
+            },
+            p =>
+            {
+                if (p.Population != current)
+                {
+                    current = p.Population;
+                    next = every;
+                    clock.Restart();
+                    log.WriteLine($"[{p.Population + 1}/{p.Populations}] {p.Label}");
+                }
+
+                if (p.Step < next && p.Step != p.Steps)
+                    return;
+                while (next <= p.Step)
+                    next += every;
+                log.WriteLine($"  step {p.Step,9}/{p.Steps}  {p.Solved,4}/{p.Models} below threshold  ({p.Step / Math.Max(clock.Elapsed.TotalSeconds, 1e-9):F0} steps/s)");
+            },
+            index =>
+            {
+                var byOp = finished.GroupBy(r => r.Op).Select(g => $"{g.Key} {g.Count(r => r.Success)}/{g.Count()}");
+                log.WriteLine($"  done in {clock.Elapsed.TotalSeconds:F1} s; successes: {string.Join(", ", byOp)}");
+                finished.Clear();
+                onPopulationDone(index);
+            });
+    }
+
+    /// <summary>Writes table.md, table.csv, table.json and success.png (each atomically) from every record so far.</summary>
+    internal static IReadOnlyList<SummaryRow> WriteTables(string outDir, IReadOnlyList<ModelRecord> records, ArithmeticSettings settings,
+        string command, double wallSeconds)
+    {
+        var rows = ArithmeticTable.Rows(records);
+        var deviations = settings.Deviations();
+        string source = $"command: `{command}`" + (deviations.Count > 0 ? $"\n\nNot the reference protocol: {string.Join("; ", deviations)}." : "");
+        WriteTables(outDir, rows, records, source, new
+        {
+            Command = command,
+            WallSecondsThisRun = Math.Round(wallSeconds, 1),
+            Models = records.Count,
+            Settings = new
+            {
+                Units = settings.Units.Select(u => u.Name), Ops = settings.Ops.Select(ArithmeticExperiment.OpName),
+                Ranges = settings.Ranges.Select(r => r.ToString()), settings.Seeds, settings.FirstSeed, settings.Steps, settings.Batch,
+                Lr = settings.LearningRate, settings.EvalEvery, settings.EvalSamples, settings.Inputs, settings.Hidden, settings.SubsetSize,
+                settings.SubsetGap, settings.Epsilon,
+                settings.ThresholdSamples, Shard = $"{settings.ShardIndex}/{settings.ShardCount}",
+            },
+            Deviations = deviations,
+        });
+        return rows;
+    }
+
+    /// <summary>Writes the four table/plot files for <paramref name="rows"/>.</summary>
+    internal static void WriteTables(string outDir, IReadOnlyList<SummaryRow> rows, IReadOnlyList<ModelRecord> records, string source, object about)
+    {
+        string header = Header(records, source);
+        Output.WriteAtomically(Path.Combine(outDir, MarkdownFile), ArithmeticTable.Markdown(rows, header));
+        Output.WriteAtomically(Path.Combine(outDir, CsvFile), ArithmeticTable.Csv(rows));
+        Output.WriteAtomically(Path.Combine(outDir, JsonFile), ArithmeticTable.ToJson(rows, about));
+        if (rows.Count > 0)
+            Output.WriteAtomically(Path.Combine(outDir, PngFile), ArithmeticPlot.Render(rows, PlotTitle(records)));
+    }
+
+    private static string Header(IReadOnlyList<ModelRecord> records, string source)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string Values<T>(Func<ModelRecord, T> f) => string.Join(" / ", records.Select(f).Distinct().Select(v => Convert.ToString(v, inv)));
+        if (records.Count == 0)
+            return $"# Static arithmetic benchmark\n\n{source}\n\nNo results yet.";
+        return "# Static arithmetic benchmark\n\n" +
+            $"{source}\n\n" +
+            $"{records.Count} models of {Values(r => r.Inputs)}→{Values(r => r.Hidden)}→1 (a, b: sums of {Values(r => r.SubsetSize)} inputs, " +
+            $"{Values(r => r.SubsetGap)} apart); {Values(r => r.Steps)} Adam steps (lr {Values(r => r.LearningRate)}, batch {Values(r => r.Batch)}), " +
+            $"evaluated every {Values(r => r.EvalEvery)} steps and at step 0 on {Values(r => r.EvalSamples)} validation + {Values(r => r.EvalSamples)} test samples; " +
+            $"each model judged at its best-validation step; threshold ε = {Values(r => r.Epsilon)} ({Values(r => r.ThresholdSamples)} Monte Carlo samples).";
+    }
+
+    private static string PlotTitle(IReadOnlyList<ModelRecord> records)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string Values<T>(Func<ModelRecord, T> f) => string.Join("/", records.Select(f).Distinct().Select(v => Convert.ToString(v, inv)));
+        int seeds = records.GroupBy(r => r.Group).Select(g => g.Count()).DefaultIfEmpty(0).Max();
+        return $"Static arithmetic, {Values(r => r.Inputs)}→{Values(r => r.Hidden)}→1: success rate over up to {seeds} seeds " +
+            $"({Values(r => r.Steps.ToString("N0", inv))} Adam steps, lr {Values(r => r.LearningRate)})";
+    }
+
+    /// <summary>The table on the console.</summary>
+    internal static void PrintTable(IReadOnlyList<SummaryRow> rows, TextWriter log)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        bool ranges = rows.Select(r => (r.Interpolation, r.Extrapolation)).Distinct().Count() > 1;
+        var table = new Table();
+        table.AddColumn("unit");
+        table.AddColumn("op");
+        if (ranges)
+            table.AddColumn("range");
+        table.AddColumns("success", "95% CI", "solved at", "sparsity err.", "relative err.", "extrap. MSE", "threshold");
+        foreach (var r in rows)
+        {
+            var cells = new List<string> { r.Unit, ArithmeticTable.Symbol(r.Op) };
+            if (ranges)
+                cells.Add($"{r.Interpolation}={r.Extrapolation}");
+            cells.Add($"{r.Successes}/{r.Models}");
+            cells.Add($"[{(100 * r.SuccessLow).ToString("0", inv)}%, {(100 * r.SuccessHigh).ToString("0", inv)}%]");
+            cells.Add(r.MedianSolvedAtStep is { } s ? s.ToString("0", inv) : "—");
+            cells.Add(r.MedianSparsityError is { } e ? e.ToString("0.0e0", inv) : "—");
+            cells.Add(Number(r.MedianRelativeError));
+            cells.Add(r.MedianExtrapolationMse.ToString("0.0e0", inv));
+            cells.Add(r.Threshold.ToString("0.0e0", inv));
+            table.AddRow(cells.Select(Markup.Escape).ToArray());
+        }
+
+        Output.Console(log).Write(table);
+        log.WriteLine("  success: extrapolation MSE at the best-validation step below the threshold; solved at: median first step below it;");
+        log.WriteLine("  sparsity err.: median over successes; relative err.: median of 100 × extrapolation MSE / random model's (0 perfect, 100 random).");
+    }
+
+    private static string Number(double value) =>
+        double.IsNaN(value) ? "NaN" : value is >= 1e4 or (< 0.1 and > 0) ? value.ToString("0.0e0", CultureInfo.InvariantCulture) : value.ToString("0.0", CultureInfo.InvariantCulture);
+}

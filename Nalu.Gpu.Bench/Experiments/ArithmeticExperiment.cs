@@ -1,0 +1,635 @@
+using System.Diagnostics;
+using System.Globalization;
+using Nalu.Gpu.Devices;
+using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Models;
+using Nalu.Gpu.Tasks;
+using Nalu.Gpu.Training;
+
+namespace Nalu.Gpu.Bench.Experiments;
+
+/// <summary>A unit of the benchmark: a name as the CLI spells it and the layer of that unit.</summary>
+/// <param name="Name">e.g. <c>nac</c>, <c>nalu</c>, <c>mlp-relu6</c>, <c>mlp-linear</c>.</param>
+/// <param name="Kind">Unit kind of both layers.</param>
+/// <param name="Activation">Dense only: the hidden layer's activation (the output layer is linear).</param>
+/// <param name="Untied">NALU only: separate weights for the two paths.</param>
+public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activation = Activation.Linear, bool Untied = false)
+{
+    /// <summary>The defaults: NAC, NALU, and the MLP baselines with ReLU6 and with no activation.</summary>
+    public static readonly IReadOnlyList<ArithmeticUnit> Defaults =
+    [
+        new("nac", UnitKind.Nac), new("nalu", UnitKind.Nalu),
+        new("mlp-relu6", UnitKind.Dense, Activation.Relu6), new("mlp-linear", UnitKind.Dense, Activation.Linear),
+    ];
+
+    /// <summary>The model <c>inputs → hidden → 1</c> of this unit; an MLP's hidden layer has the activation, its output layer none.</summary>
+    public ModelArchitecture Architecture(int inputs, int hidden) => Kind switch
+    {
+        UnitKind.Dense => new ModelArchitecture([LayerSpec.Dense(inputs, hidden, Activation), LayerSpec.Dense(hidden, 1, Activation.Linear)]),
+        UnitKind.Nalu => new ModelArchitecture([LayerSpec.Nalu(inputs, hidden, Untied), LayerSpec.Nalu(hidden, 1, Untied)]),
+        _ => ModelArchitecture.Uniform(Kind, inputs, hidden, 1),
+    };
+
+    /// <summary>Parses <c>nac</c>, <c>nac-mult</c>, <c>nalu</c>, <c>nalu-untied</c>, <c>mlp-ACTIVATION</c> (or just the activation, e.g. <c>relu6</c>).</summary>
+    /// <exception cref="FormatException">An unknown name.</exception>
+    public static ArithmeticUnit Parse(string text)
+    {
+        string name = text.Trim().ToLowerInvariant();
+        switch (name)
+        {
+            case "nac":
+                return new("nac", UnitKind.Nac);
+            case "nac-mult":
+                return new("nac-mult", UnitKind.NacMult);
+            case "nalu":
+                return new("nalu", UnitKind.Nalu);
+            case "nalu-untied":
+                return new("nalu-untied", UnitKind.Nalu, Untied: true);
+        }
+
+        string activation = name.StartsWith("mlp-", StringComparison.Ordinal) ? name[4..] : name;
+        if (!ActivationNames.TryGetValue(activation.Replace("_", "-"), out var act))
+        {
+            throw new FormatException($"'{text}' is not a unit: use nac, nac-mult, nalu, nalu-untied or mlp-ACTIVATION " +
+                $"with ACTIVATION one of {string.Join(", ", ActivationNames.Keys)}.");
+        }
+
+        return new($"mlp-{FailureExperiment.NameOf(act)}", UnitKind.Dense, act);
+    }
+
+    private static readonly Dictionary<string, Activation> ActivationNames = new()
+    {
+        ["linear"] = Activation.Linear, ["relu"] = Activation.Relu, ["relu6"] = Activation.Relu6, ["tanh"] = Activation.Tanh,
+        ["sigmoid"] = Activation.Sigmoid, ["elu"] = Activation.Elu, ["selu"] = Activation.Selu, ["softplus"] = Activation.Softplus,
+        ["leaky-relu"] = Activation.LeakyRelu, ["prelu"] = Activation.PRelu, ["softsign"] = Activation.Softsign, ["hardtanh"] = Activation.Hardtanh,
+    };
+}
+
+/// <summary>A training range and the extrapolation range it is tested on.</summary>
+/// <param name="Interpolation">Training and validation range.</param>
+/// <param name="Extrapolation">Test range.</param>
+public sealed record RangePair(SampleInterval Interpolation, SampleInterval Extrapolation)
+{
+    /// <summary>The reference pair U[1,2] → U[2,6].</summary>
+    public static readonly RangePair Default = new(new SampleInterval(1f, 2f), new SampleInterval(2f, 6f));
+
+    /// <summary>Text form <c>1:2=2:6</c> (a union is <c>-2:2=-6:-2,2:6</c>).</summary>
+    public override string ToString() => $"{Interpolation}={Extrapolation}";
+
+    /// <summary>Parses <c>lo:hi=lo:hi</c>; pairs in a list are separated by <c>;</c>.</summary>
+    /// <exception cref="FormatException">Not two ranges separated by '='.</exception>
+    public static RangePair Parse(string text)
+    {
+        var sides = text.Split('=', StringSplitOptions.TrimEntries);
+        if (sides.Length != 2)
+            throw new FormatException($"Range pair '{text}' must be 'interpolation=extrapolation', e.g. 1:2=2:6 or -2:2=-6:-2,2:6.");
+        return new RangePair(SampleInterval.Parse(sides[0]), SampleInterval.Parse(sides[1]));
+    }
+
+    /// <summary>Parses a ';'-separated list of pairs.</summary>
+    public static IReadOnlyList<RangePair> ParseList(string text) =>
+        text.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(Parse).ToArray();
+}
+
+/// <summary>
+/// Settings of Experiment 2 (science.md), the static arithmetic task. Defaults are the reference protocol except
+/// <see cref="Steps"/> and <see cref="Seeds"/> (5·10⁶ and 100 in the papers), which are sized to a CPU.
+/// </summary>
+public sealed record ArithmeticSettings
+{
+    /// <summary>The six ops of the benchmark.</summary>
+    public static readonly IReadOnlyList<ArithmeticOp> AllOps =
+        [ArithmeticOp.Add, ArithmeticOp.Sub, ArithmeticOp.Mul, ArithmeticOp.Div, ArithmeticOp.Square, ArithmeticOp.Sqrt];
+
+    /// <summary>Units (NAC, NALU, MLP-ReLU6, MLP-linear).</summary>
+    public IReadOnlyList<ArithmeticUnit> Units { get; init; } = ArithmeticUnit.Defaults;
+    /// <summary>Ops (all six).</summary>
+    public IReadOnlyList<ArithmeticOp> Ops { get; init; } = AllOps;
+    /// <summary>Range pairs (U[1,2] → U[2,6]).</summary>
+    public IReadOnlyList<RangePair> Ranges { get; init; } = [RangePair.Default];
+    /// <summary>Seeds per (unit, op, range): <see cref="FirstSeed"/> .. FirstSeed + Seeds − 1.</summary>
+    public int Seeds { get; init; } = 10;
+    /// <summary>First seed (0).</summary>
+    public int FirstSeed { get; init; }
+    /// <summary>Adam steps per model.</summary>
+    public int Steps { get; init; } = 20_000;
+    /// <summary>Samples per step (128).</summary>
+    public int Batch { get; init; } = 128;
+    /// <summary>Adam learning rate (1e-3).</summary>
+    public float LearningRate { get; init; } = 1e-3f;
+    /// <summary>Evaluate (validation and test) every this many steps; also at step 0.</summary>
+    public int EvalEvery { get; init; } = 1000;
+    /// <summary>Samples in the validation set and in the test set (10,000 each).</summary>
+    public int EvalSamples { get; init; } = 10_000;
+    /// <summary>Input width (100; 2 is the quick <c>op(x₀, x₁)</c> form).</summary>
+    public int Inputs { get; init; } = 100;
+    /// <summary>Hidden width (2).</summary>
+    public int Hidden { get; init; } = 2;
+    /// <summary>Size of the subsets summed into a and b (25; 1 with 2 inputs).</summary>
+    public int SubsetSize { get; init; } = 25;
+    /// <summary>Distance from the start of subset A to the start of subset B (13, an overlap of 12; 1 with 2 inputs).</summary>
+    public int SubsetGap { get; init; } = 13;
+    /// <summary>Weight error of the near-perfect model that defines success (1e-5).</summary>
+    public double Epsilon { get; init; } = 1e-5;
+    /// <summary>Monte Carlo samples of the success threshold (1,000,000).</summary>
+    public int ThresholdSamples { get; init; } = 1_000_000;
+    /// <summary>Step layout (auto).</summary>
+    public TrainingStrategy Strategy { get; init; } = TrainingStrategy.Auto;
+    /// <summary>This process runs share <see cref="ShardIndex"/> of <see cref="ShardCount"/> of the grid.</summary>
+    public int ShardIndex { get; init; }
+    /// <summary>Number of shards (1: the whole grid).</summary>
+    public int ShardCount { get; init; } = 1;
+
+    /// <summary>Checks every value; messages name the setting.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(Seeds, 1, nameof(Seeds));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Steps, 1, nameof(Steps));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Batch, 1, nameof(Batch));
+        ArgumentOutOfRangeException.ThrowIfLessThan(EvalEvery, 1, nameof(EvalEvery));
+        ArgumentOutOfRangeException.ThrowIfLessThan(EvalSamples, 1, nameof(EvalSamples));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Hidden, 1, nameof(Hidden));
+        ArgumentOutOfRangeException.ThrowIfLessThan(ThresholdSamples, 1, nameof(ThresholdSamples));
+        ArgumentOutOfRangeException.ThrowIfNegative(FirstSeed, nameof(FirstSeed));
+        if ((long)FirstSeed + Seeds > ArithmeticExperiment.ReferenceSeed)
+            throw new ArgumentOutOfRangeException(nameof(Seeds), $"Seeds must stay below {ArithmeticExperiment.ReferenceSeed} (the random reference models' seeds).");
+        if (!(float.IsFinite(LearningRate) && LearningRate > 0f))
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive and finite.");
+        if (!(Epsilon > 0 && Epsilon < 0.5))
+            throw new ArgumentOutOfRangeException(nameof(Epsilon), Epsilon, "ε must lie in (0, 0.5).");
+        if (Units.Count == 0 || Ops.Count == 0 || Ranges.Count == 0)
+            throw new ArgumentException("Give at least one unit, op and range pair.");
+        if (ShardCount < 1 || ShardIndex < 0 || ShardIndex >= ShardCount)
+            throw new ArgumentOutOfRangeException(nameof(ShardIndex), $"Shard {ShardIndex}/{ShardCount}: need 0 ≤ K < N.");
+        if (Inputs < 2 || (Inputs > 2 && (SubsetSize < 1 || SubsetGap < 0 || SubsetGap + SubsetSize > Inputs)))
+            throw new ArgumentOutOfRangeException(nameof(SubsetSize), $"Subsets of {SubsetSize} inputs {SubsetGap} apart do not fit in {Inputs} inputs.");
+        if (Ops.Contains(ArithmeticOp.Identity))
+            throw new ArgumentException("The identity op is not part of the arithmetic benchmark.");
+    }
+
+    /// <summary>Where these settings leave the reference protocol (science.md, Experiment 2), in words; empty when they do not.</summary>
+    public IReadOnlyList<string> Deviations()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var list = new List<string>();
+        if (Inputs != 100 || SubsetSize != 25 || SubsetGap != 13)
+        {
+            string overlap = Inputs == 2 ? "a = x0, b = x1"
+                : SubsetGap >= SubsetSize ? $"subsets of {SubsetSize} that do not overlap" : $"subsets of {SubsetSize} overlapping by {SubsetSize - SubsetGap}";
+            list.Add($"{Inputs} inputs, {overlap} (protocol: 100 inputs, subsets of 25 overlapping by 12)");
+        }
+
+        if (Steps != 5_000_000)
+            list.Add($"{Steps.ToString("N0", inv)} steps (protocol: 5,000,000)");
+        if (Seeds != 100)
+            list.Add($"{Seeds} seeds (protocol: 100)");
+        if (LearningRate != 1e-3f)
+            list.Add($"lr {LearningRate.ToString("G", inv)} (protocol: 1e-3)");
+        if (Batch != 128)
+            list.Add($"batch {Batch} (protocol: 128)");
+        if (EvalSamples != 10_000)
+            list.Add($"{EvalSamples.ToString("N0", inv)}-sample validation and test sets (protocol: 10,000)");
+        if (Epsilon != 1e-5)
+            list.Add($"ε = {Epsilon.ToString("G", inv)} (protocol: 1e-5)");
+        return list;
+    }
+
+    /// <summary>The task of an op and range pair.</summary>
+    public ArithmeticTask Task(ArithmeticOp op, RangePair range) =>
+        new(op, Inputs, range.Interpolation, range.Extrapolation, SubsetSize, SubsetGap);
+
+    /// <summary>Whether an op is defined on a range pair (√ needs non-negative inputs).</summary>
+    public bool IsDefined(ArithmeticOp op, RangePair range)
+    {
+        try
+        {
+            _ = Task(op, range);
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+}
+
+/// <summary>One model of the grid.</summary>
+/// <param name="Index">Position in the canonical order (range pair, unit, op, seed; the seed varies fastest).</param>
+/// <param name="Unit">Unit.</param>
+/// <param name="Op">Op.</param>
+/// <param name="Range">Range pair.</param>
+/// <param name="Seed">Model seed.</param>
+public sealed record GridItem(int Index, ArithmeticUnit Unit, ArithmeticOp Op, RangePair Range, int Seed)
+{
+    /// <summary>The identity of a result: unit, op, range pair and seed.</summary>
+    public ResultKey Key => new(Unit.Name, ArithmeticExperiment.OpName(Op), Range.Interpolation.ToString(), Range.Extrapolation.ToString(), Seed);
+}
+
+/// <summary>The identity of one model's result.</summary>
+public readonly record struct ResultKey(string Unit, string Op, string Interpolation, string Extrapolation, int Seed)
+{
+    /// <summary>e.g. <c>nac add 1:2=2:6 seed 3</c>.</summary>
+    public override string ToString() => $"{Unit} {Op} {Interpolation}={Extrapolation} seed {Seed}";
+}
+
+/// <summary>
+/// Experiment 2, the static arithmetic task: every (unit, op, range pair, seed) of the grid is trained, judged at its
+/// best-validation step, and written as one <see cref="ModelRecord"/>. All pending models of one unit and range pair
+/// train together as ONE population (one <see cref="Model"/>, per-model ops through <see cref="TrainerOptions.Ops"/>).
+/// </summary>
+public static class ArithmeticExperiment
+{
+    /// <summary>Seed of the first random reference model; reference model k has seed <c>ReferenceSeed + k</c>.</summary>
+    public const int ReferenceSeed = 1_000_000;
+
+    /// <summary>Random (untrained) models per (unit, op, range pair) whose mean test MSE is the 100 of the relative error.</summary>
+    public const int ReferenceModels = 20;
+
+    /// <summary>Evaluation work items per model, fixed so that a model's scores do not depend on its population.</summary>
+    public const int EvaluationChunks = 32;
+
+    /// <summary>Counter-RNG seed and stream of the threshold's Monte Carlo samples (their own, shared by no model).</summary>
+    public const uint ThresholdSeed = 0x7E5701D, ThresholdStream = 7;
+
+    /// <summary>The CLI spelling of an op.</summary>
+    public static string OpName(ArithmeticOp op) => op.ToString().ToLowerInvariant();
+
+    /// <summary>Parses an op name (add, sub, mul, div, square, sqrt).</summary>
+    public static ArithmeticOp ParseOp(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "add" or "+" => ArithmeticOp.Add,
+        "sub" or "-" => ArithmeticOp.Sub,
+        "mul" or "*" or "x" => ArithmeticOp.Mul,
+        "div" or "/" => ArithmeticOp.Div,
+        "square" or "sq" => ArithmeticOp.Square,
+        "sqrt" => ArithmeticOp.Sqrt,
+        _ => throw new FormatException($"'{text}' is not an op: use add, sub, mul, div, square, sqrt."),
+    };
+
+    /// <summary>
+    /// The whole grid in canonical order: range pairs, then units, then ops, then seeds (fastest). Combinations where
+    /// the op is undefined on the range pair (√ of negative numbers) are left out.
+    /// </summary>
+    public static IReadOnlyList<GridItem> Grid(ArithmeticSettings s)
+    {
+        var items = new List<GridItem>();
+        foreach (var range in s.Ranges)
+        {
+            foreach (var unit in s.Units)
+            {
+                foreach (var op in s.Ops)
+                {
+                    if (!s.IsDefined(op, range))
+                        continue;
+                    for (int k = 0; k < s.Seeds; k++)
+                        items.Add(new GridItem(items.Count, unit, op, range, s.FirstSeed + k));
+                }
+            }
+        }
+
+        return items;
+    }
+
+    /// <summary>
+    /// Shard K of N: the grid items whose canonical index i has <c>i mod N = K</c>. Round-robin gives every shard a
+    /// near-equal share of every unit, op and range pair, so shards take about the same time.
+    /// </summary>
+    public static IReadOnlyList<GridItem> Shard(IReadOnlyList<GridItem> grid, int index, int count) =>
+        grid.Where(g => g.Index % count == index).ToArray();
+
+    /// <summary>
+    /// The success threshold: the test MSE of the ε-perturbed exact solution, by Monte Carlo on the extrapolation range.
+    /// </summary>
+    /// <remarks>
+    /// Following Madsen &amp; Johansen (ICLR 2020; their <c>function_task_static_mse_expectation.r</c>): the exact first
+    /// layer selects the subsets A and B; the perturbed one has weight 1 − ε where the exact one has 1 and ε where it has
+    /// 0, so <c>a' = (1−ε)·Σ_{i∈A} xᵢ + ε·Σ_{i∉A} xᵢ</c> and likewise <c>b'</c>. The second layer is exact: the output is
+    /// <c>op(a', b')</c> (for × ÷ a² √a this is the multiplicative path with exponents (1, 1), (1, −1), 2 and ½ applied to
+    /// a', b'). The threshold is <c>E[(op(a', b') − op(a, b))²]</c> over inputs drawn from the extrapolation range; it is the
+    /// same for every unit and seed (the inputs are i.i.d., so where the subsets sit does not matter). Computed in double
+    /// from float32 draws of the counter RNG (seed <see cref="ThresholdSeed"/>, stream <see cref="ThresholdStream"/>),
+    /// summed in fixed blocks, so it is deterministic.
+    /// </remarks>
+    public static double Threshold(ArithmeticTask task, double epsilon, int samples)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        return Thresholds(task, [task.Op], epsilon, samples)[0];
+    }
+
+    /// <summary>
+    /// <see cref="Threshold"/> of several ops on the task's ranges and subsets, from one pass over the same samples
+    /// (each op's value is exactly what <see cref="Threshold"/> gives for it alone).
+    /// </summary>
+    public static double[] Thresholds(ArithmeticTask task, IReadOnlyList<ArithmeticOp> ops, double epsilon, int samples)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(ops);
+        ArgumentOutOfRangeException.ThrowIfLessThan(samples, 1);
+        int inputs = task.Inputs, size = task.SubsetSize, gap = task.SubsetGap, count = ops.Count;
+        var range = task.Extrapolation.ToDevice();
+        ulong key = CounterRng.Key(ThresholdSeed, ThresholdStream);
+        const int Blocks = 64;
+        var sums = new double[Blocks, count];
+        int per = (samples + Blocks - 1) / Blocks;
+        Parallel.For(0, Blocks, block =>
+        {
+            var sum = new double[count];
+            int end = Math.Min(samples, (block + 1) * per);
+            for (int n = block * per; n < end; n++)
+            {
+                double a = 0, b = 0, all = 0;
+                for (int i = 0; i < inputs; i++)
+                {
+                    double x = range.Map(CounterRng.Uniform(key, (uint)n, (uint)i));
+                    all += x;
+                    if (i < size)
+                        a += x;
+                    if (i >= gap && i < gap + size)
+                        b += x;
+                }
+
+                double a2 = (1 - epsilon) * a + epsilon * (all - a);
+                double b2 = (1 - epsilon) * b + epsilon * (all - b);
+                for (int k = 0; k < count; k++)
+                {
+                    double d = Apply(ops[k], a2, b2) - Apply(ops[k], a, b);
+                    sum[k] += d * d;
+                }
+            }
+
+            for (int k = 0; k < count; k++)
+                sums[block, k] = sum[k];
+        });
+        var result = new double[count];
+        for (int k = 0; k < count; k++)
+        {
+            double total = 0;
+            for (int block = 0; block < Blocks; block++)
+                total += sums[block, k];
+            result[k] = total / samples;
+        }
+
+        return result;
+    }
+
+    /// <summary>op(a, b) in double.</summary>
+    public static double Apply(ArithmeticOp op, double a, double b) => op switch
+    {
+        ArithmeticOp.Add => a + b,
+        ArithmeticOp.Sub => a - b,
+        ArithmeticOp.Mul => a * b,
+        ArithmeticOp.Div => a / b,
+        ArithmeticOp.Square => a * a,
+        ArithmeticOp.Sqrt => Math.Sqrt(a),
+        _ => a,
+    };
+
+    /// <summary>Success: the test MSE at the best-validation step is below the threshold (NaN is a failure).</summary>
+    public static bool IsSuccess(double extrapolationMse, double threshold) => extrapolationMse < threshold;
+
+    /// <summary>
+    /// The sparsity error <c>max over weights of min(|W|, |1 − |W||)</c> (science.md, Madsen &amp; Johansen) over every layer's
+    /// effective weights: <c>W = tanh(Ŵ)·σ(M̂)</c> for NAC, NAC• and NALU (both paths when untied; the gate is not a
+    /// weight of the arithmetic), the raw weight matrix for dense layers (not the bias).
+    /// </summary>
+    public static double SparsityError(ModelArchitecture architecture, ReadOnlySpan<float> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        if (parameters.Length != architecture.ParameterCount)
+            throw new ArgumentException($"Expected {architecture.ParameterCount} parameters, got {parameters.Length}.", nameof(parameters));
+        double worst = 0;
+        for (int l = 0; l < architecture.Layers.Count; l++)
+        {
+            var layer = architecture.Layers[l];
+            var block = parameters.Slice(architecture.LayerOffset(l), layer.ParameterCount);
+            int w = layer.Inputs * layer.Outputs;
+            if (layer.Kind == UnitKind.Dense)
+            {
+                for (int k = 0; k < w; k++)
+                    worst = Math.Max(worst, Sparsity(block[k]));
+                continue;
+            }
+
+            int paths = layer.Kind == UnitKind.Nalu && layer.Untied ? 2 : 1;
+            for (int path = 0; path < paths; path++)
+            {
+                var hat = block.Slice(2 * path * w, w);
+                var gate = block.Slice((2 * path + 1) * w, w);
+                for (int k = 0; k < w; k++)
+                    worst = Math.Max(worst, Sparsity(Math.Tanh(hat[k]) / (1 + Math.Exp(-gate[k]))));
+            }
+        }
+
+        return worst;
+    }
+
+    private static double Sparsity(double w)
+    {
+        double abs = Math.Abs(w);
+        return double.IsFinite(abs) ? Math.Min(abs, Math.Abs(1 - abs)) : double.NaN;
+    }
+
+    /// <summary>
+    /// The Wilson score interval of a binomial proportion: successes out of n at normal quantile z (1.96 for 95%).
+    /// <c>(p̂ + z²/2n ± z·√(p̂(1−p̂)/n + z²/4n²)) / (1 + z²/n)</c>, clamped to [0, 1]. n = 0 gives [0, 1].
+    /// </summary>
+    public static (double Low, double High) Wilson(int successes, int n, double z = 1.96)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(successes);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(successes, n);
+        if (n == 0)
+            return (0, 1);
+        double p = (double)successes / n, z2 = z * z;
+        double denominator = 1 + z2 / n;
+        double centre = (p + z2 / (2.0 * n)) / denominator;
+        double half = z * Math.Sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / denominator;
+        return (Math.Max(0, centre - half), Math.Min(1, centre + half));
+    }
+
+    /// <summary>Progress of one population, between launches.</summary>
+    /// <param name="Population">0-based index among this run's populations.</param>
+    /// <param name="Populations">Populations in this run.</param>
+    /// <param name="Label">e.g. <c>nac 1:2=2:6 (60 models)</c>.</param>
+    /// <param name="Step">Steps done.</param>
+    /// <param name="Steps">Steps in all.</param>
+    /// <param name="Solved">Models of the population whose test MSE has been below the threshold at an evaluation.</param>
+    /// <param name="Models">Models in the population.</param>
+    public sealed record Progress(int Population, int Populations, string Label, int Step, int Steps, int Solved, int Models);
+
+    /// <summary>
+    /// Trains and scores <paramref name="items"/> (already sharded and without finished ones), one population per
+    /// (range pair, unit), and hands the records of a population's models to <paramref name="onRecords"/> as soon as it is done;
+    /// then calls <paramref name="onPopulationDone"/> with the population's index.
+    /// </summary>
+    public static void Run(NaluDevice device, ArithmeticSettings settings, IReadOnlyList<GridItem> items,
+        Action<IReadOnlyList<ModelRecord>> onRecords, Action<Progress>? onProgress = null, Action<int>? onPopulationDone = null,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(onRecords);
+        settings.Validate();
+        var populations = items.GroupBy(i => (i.Range, i.Unit)).Select(g => g.ToArray()).ToArray();
+        var thresholds = new Dictionary<(ArithmeticOp, RangePair), double>();
+        for (int p = 0; p < populations.Length; p++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            RunPopulation(device, settings, populations[p], p, populations.Length, thresholds, onRecords, onProgress, cancellation);
+            onPopulationDone?.Invoke(p);
+        }
+    }
+
+    /// <summary>The threshold of an op on a range pair; the first request for a range pair computes every op's at once.</summary>
+    private static double ThresholdOf(ArithmeticSettings s, ArithmeticOp op, RangePair range, Dictionary<(ArithmeticOp, RangePair), double> cache)
+    {
+        if (!cache.TryGetValue((op, range), out double value))
+        {
+            var ops = s.Ops.Where(o => s.IsDefined(o, range)).Append(op).Distinct().ToArray();
+            var values = Thresholds(s.Task(op, range), ops, s.Epsilon, s.ThresholdSamples);
+            for (int k = 0; k < ops.Length; k++)
+                cache[(ops[k], range)] = values[k];
+            value = cache[(op, range)];
+        }
+
+        return value;
+    }
+
+    private static TrainerOptions Options(ArithmeticSettings s, IReadOnlyList<ArithmeticOp> ops, int validationSamples) => new()
+    {
+        Batch = s.Batch,
+        Optimizer = OptimizerOptions.Adam(s.LearningRate),
+        EvaluateEvery = s.EvalEvery,
+        ValidationSamples = validationSamples,
+        TestSamples = s.EvalSamples,
+        Strategy = s.Strategy,
+        Ops = ops,
+        EvaluationChunks = EvaluationChunks,
+    };
+
+    /// <summary>
+    /// Mean test MSE of <see cref="ReferenceModels"/> untrained models (seeds <see cref="ReferenceSeed"/>..), each on its
+    /// own seed's test set, per op: the "randomly initialised model" of the relative error. Independent of the sweep's
+    /// seeds and shards, so every record carries its final relative error. Non-finite MSEs are left out of the mean.
+    /// </summary>
+    public static Dictionary<ArithmeticOp, double> RandomMse(NaluDevice device, ArithmeticSettings s, ArithmeticUnit unit, RangePair range,
+        IReadOnlyList<ArithmeticOp> ops)
+    {
+        var seeds = new List<int>();
+        var modelOps = new List<ArithmeticOp>();
+        foreach (var op in ops)
+        {
+            for (int k = 0; k < ReferenceModels; k++)
+            {
+                seeds.Add(ReferenceSeed + k);
+                modelOps.Add(op);
+            }
+        }
+
+        using var model = new Model(device, unit.Architecture(s.Inputs, s.Hidden), seeds);
+        using var trainer = new Trainer(model, s.Task(ops[0], range), Options(s, modelOps, validationSamples: 1));
+        var test = trainer.Evaluate().Extrapolation;
+        var result = new Dictionary<ArithmeticOp, double>();
+        for (int o = 0; o < ops.Count; o++)
+        {
+            var finite = test.Skip(o * ReferenceModels).Take(ReferenceModels).Where(double.IsFinite).ToArray();
+            result[ops[o]] = finite.Length == 0 ? double.NaN : finite.Average();
+        }
+
+        return result;
+    }
+
+    private static void RunPopulation(NaluDevice device, ArithmeticSettings s, GridItem[] items, int index, int count,
+        Dictionary<(ArithmeticOp, RangePair), double> thresholdCache, Action<IReadOnlyList<ModelRecord>> onRecords, Action<Progress>? onProgress,
+        CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        var unit = items[0].Unit;
+        var range = items[0].Range;
+        var ops = items.Select(i => i.Op).ToArray();
+        var distinctOps = ops.Distinct().ToArray();
+        var thresholds = distinctOps.ToDictionary(op => op, op => ThresholdOf(s, op, range, thresholdCache));
+        var randomMse = RandomMse(device, s, unit, range, distinctOps);
+        string label = $"{unit.Name} {range} ({items.Length} model{(items.Length == 1 ? "" : "s")})";
+
+        var architecture = unit.Architecture(s.Inputs, s.Hidden);
+        using var model = new Model(device, architecture, items.Select(i => i.Seed).ToArray());
+        using var trainer = new Trainer(model, s.Task(ops[0], range), Options(s, ops, s.EvalSamples));
+        var firstSuccess = new int?[items.Length];
+        int solved = 0;
+
+        void Check(Evaluation e)
+        {
+            for (int m = 0; m < items.Length; m++)
+            {
+                if (firstSuccess[m] is null && IsSuccess(e.Extrapolation[m], thresholds[ops[m]]))
+                {
+                    firstSuccess[m] = e.Step;
+                    solved++;
+                }
+            }
+        }
+
+        // Step 0: the untrained models (their test MSE is recorded) are the first candidates for the best step.
+        var untrained = trainer.Evaluate();
+        Check(untrained);
+        onProgress?.Invoke(new Progress(index, count, label, 0, s.Steps, solved, items.Length));
+        trainer.Train(s.Steps, p =>
+        {
+            if (p.Evaluation is { } e)
+                Check(e);
+            onProgress?.Invoke(new Progress(index, count, label, p.Step, p.TotalSteps, solved, items.Length));
+        }, cancellation);
+        if (trainer.History[^1].Step != trainer.Step)
+            Check(trainer.Evaluate());
+        clock.Stop();
+
+        var records = new ModelRecord[items.Length];
+        for (int m = 0; m < items.Length; m++)
+        {
+            var item = items[m];
+            var best = trainer.Best[m];
+            double threshold = thresholds[item.Op];
+            double extrapolation = best?.Extrapolation ?? double.NaN;
+            double random = randomMse[item.Op];
+            records[m] = new ModelRecord
+            {
+                Unit = unit.Name,
+                Op = OpName(item.Op),
+                Interpolation = range.Interpolation.ToString(),
+                Extrapolation = range.Extrapolation.ToString(),
+                Seed = item.Seed,
+                Inputs = s.Inputs,
+                Hidden = s.Hidden,
+                SubsetSize = trainer.Task.SubsetSize,
+                SubsetGap = trainer.Task.SubsetGap,
+                Steps = s.Steps,
+                Batch = s.Batch,
+                LearningRate = s.LearningRate,
+                EvalEvery = s.EvalEvery,
+                EvalSamples = s.EvalSamples,
+                Epsilon = s.Epsilon,
+                ThresholdSamples = s.ThresholdSamples,
+                BestStep = best?.Step,
+                InterpolationMse = best?.Interpolation ?? double.NaN,
+                ExtrapolationMse = extrapolation,
+                Threshold = threshold,
+                Success = IsSuccess(extrapolation, threshold),
+                FirstSuccessStep = firstSuccess[m],
+                SparsityError = best is null ? double.NaN : SparsityError(architecture, best.Parameters),
+                UntrainedMse = untrained.Extrapolation[m],
+                RandomMse = random,
+                RelativeError = 100 * extrapolation / random,
+                Diverged = trainer.Diverged[m],
+                Population = items.Length,
+                WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
+                Device = device.ShortName,
+            };
+        }
+
+        onRecords(records);
+    }
+
+    /// <summary>Invariant formatting of a float setting.</summary>
+    internal static string Format(double value) => value.ToString("G", CultureInfo.InvariantCulture);
+}
