@@ -53,7 +53,7 @@ public abstract class ModelOptions : CommonOptions
     [Option("extrapolation", Default = "2:6", HelpText = "Test range, same syntax, e.g. --extrapolation=-6:-2,2:6.")]
     public string Extrapolation { get; set; } = "2:6";
 
-    [Option("strategy", Default = "auto", HelpText = "Step layout: auto, fused (one thread per model, many steps per launch), batched (batch-parallel launches).")]
+    [Option("strategy", Default = "auto", HelpText = "Step layout: auto, fused (one thread per model, many steps per launch), batched (batch-parallel launches), native (plain C# on the host; needs --device cpu or native).")]
     public string Strategy { get; set; } = "auto";
 
     internal ArithmeticTask BuildTask()
@@ -132,7 +132,8 @@ public abstract class ModelOptions : CommonOptions
             "auto" => TrainingStrategy.Auto,
             "fused" => TrainingStrategy.Fused,
             "batched" => TrainingStrategy.Batched,
-            _ => throw new UsageException($"--strategy '{Strategy}' is not one of auto, fused, batched."),
+            "native" => TrainingStrategy.Native,
+            _ => throw new UsageException($"--strategy '{Strategy}' is not one of auto, fused, batched, native."),
         };
         return new TrainerOptions
         {
