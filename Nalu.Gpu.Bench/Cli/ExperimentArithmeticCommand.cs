@@ -458,7 +458,7 @@ internal static class ExperimentArithmeticCommand
         var inv = CultureInfo.InvariantCulture;
         string Values<T>(Func<ModelRecord, T> f) => string.Join("/", records.Select(f).Distinct().Select(v => Convert.ToString(v, inv)));
         int seeds = records.GroupBy(r => r.Group).Select(g => g.Count()).DefaultIfEmpty(0).Max();
-        return $"Static arithmetic, {Values(r => r.Inputs)}→{Values(r => r.Hidden)}→1: success rate over up to {seeds} seeds " +
+        return $"Static arithmetic, {Values(r => r.Inputs)}→{Values(r => r.Hidden)}→1: success rate over {(seeds == 1 ? "1 seed" : $"up to {seeds} seeds")} " +
             $"({Values(r => r.Steps.ToString("N0", inv))} Adam steps, lr {Values(r => r.LearningRate)})";
     }
 

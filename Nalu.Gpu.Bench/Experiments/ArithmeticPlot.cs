@@ -1,4 +1,3 @@
-using System.Globalization;
 using ScottPlot;
 
 namespace Nalu.Gpu.Bench.Experiments;
@@ -99,7 +98,4 @@ internal static class ArithmeticPlot
 
         return Fonts.Sans;
     }
-
-    /// <summary>Invariant number text.</summary>
-    internal static string Text(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
 }
