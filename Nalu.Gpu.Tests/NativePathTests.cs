@@ -59,6 +59,26 @@ public sealed class NativePathTests : IDisposable
         Tolerance.AssertClose(expected, native, (1e-4, 1e-3), $"{kind} native vs fused");
     }
 
+    [Fact]
+    public void NativeEvaluationMatchesTheEvaluationKernel()
+    {
+        var architecture = ModelArchitecture.Uniform(UnitKind.Nalu, 100, 2, 1);
+        var task = new ArithmeticTask(ArithmeticOp.Mul);
+        double[] Evaluate(NaluDevice device)
+        {
+            using var model = new Model(device, architecture, [5, 6, 7]);
+            using var trainer = new Trainer(model, task, new TrainerOptions { EvaluateEvery = 0, ValidationSamples = 999, TestSamples = 777 });
+            var e = trainer.Evaluate();
+            return [.. e.Interpolation, .. e.Extrapolation];
+        }
+
+        // Same parameters and data; only the float summation inside the forward differs (SIMD lanes).
+        var kernel = Evaluate(_cpu);
+        var native = Evaluate(_native);
+        Tolerance.AssertClose(kernel, native, (1e-6, 1e-4), "native vs kernel evaluation");
+        Assert.All(native, v => Assert.True(double.IsFinite(v) && v > 0));
+    }
+
     public void Dispose()
     {
         _cpu.Dispose();

@@ -43,39 +43,68 @@ public static class EvaluationKernel
     {
         int total = a.Models * a.Chunks;
         int stride = Grid.DimX * Group.DimX;
-        int n = unit.ParameterCount, c = unit.CacheCount;
-        int inputs = unit.Inputs, outputs = unit.Outputs;
-        int perChunk = (a.Samples + a.Chunks - 1) / a.Chunks;
         var parameters = new DeviceMemory(a.Parameters);
         var cache = new DeviceMemory(a.Cache);
         var scratch = new DeviceMemory(a.Scratch);
         for (int k = Grid.GlobalIndex.X; k < total; k += stride)
         {
             int p = k / a.Chunks;
-            int chunk = k - p * a.Chunks;
-            int xOff = k * ScratchCount(unit), yOff = xOff + inputs, savedOff = yOff + outputs;
-            int first = chunk * perChunk;
-            int last = first + perChunk < a.Samples ? first + perChunk : a.Samples;
-            double sum = 0.0;
-            int bad = 0;
-            for (int sample = first; sample < last; sample++)
-            {
-                float target = ArithmeticTaskMath.Generate(
-                    a.Task.Seeds[p], a.Task.Ops[p], inputs, a.Task.SubsetSize, a.Task.SubsetGap, a.Range,
-                    (uint)a.Stream, 0u, sample, scratch, xOff);
-                unit.Forward(parameters, p * n, cache, p * c, scratch, xOff, scratch, yOff, scratch, savedOff);
-                for (int o = 0; o < outputs; o++)
-                {
-                    double d = (double)scratch[yOff + o] - target;
-                    if (double.IsFinite(d))
-                        sum += d * d;
-                    else
-                        bad++;
-                }
-            }
-
-            a.SquaredErrors[k] = sum;
-            a.NonFinite[k] = bad;
+            var e = EvaluateChunk(unit, a, p, k - p * a.Chunks, a.Task.Seeds[p], a.Task.Ops[p],
+                parameters, cache, scratch, k * ScratchCount(unit));
+            a.SquaredErrors[k] = e.Sum;
+            a.NonFinite[k] = e.NonFinite;
         }
+    }
+
+    /// <summary>
+    /// The squared errors of model <paramref name="p"/> over chunk <paramref name="chunk"/> of the set, generic over
+    /// memory so the native CPU path runs exactly this code. Non-finite outputs are counted, not summed.
+    /// </summary>
+    public static ErrorSum EvaluateChunk<TUnit, TMem>(
+        TUnit unit, EvaluationArgs a, int p, int chunk, int seed, int op, TMem parameters, TMem cache, TMem scratch, int scratchOff)
+        where TUnit : struct, IUnit
+        where TMem : struct, IFloatMemory
+    {
+        int n = unit.ParameterCount, c = unit.CacheCount;
+        int inputs = unit.Inputs, outputs = unit.Outputs;
+        int perChunk = (a.Samples + a.Chunks - 1) / a.Chunks;
+        int xOff = scratchOff, yOff = xOff + inputs, savedOff = yOff + outputs;
+        int first = chunk * perChunk;
+        int last = first + perChunk < a.Samples ? first + perChunk : a.Samples;
+        double sum = 0.0;
+        int bad = 0;
+        for (int sample = first; sample < last; sample++)
+        {
+            float target = ArithmeticTaskMath.Generate(
+                seed, op, inputs, a.Task.SubsetSize, a.Task.SubsetGap, a.Range, (uint)a.Stream, 0u, sample, scratch, xOff);
+            unit.Forward(parameters, p * n, cache, p * c, scratch, xOff, scratch, yOff, scratch, savedOff);
+            for (int o = 0; o < outputs; o++)
+            {
+                double d = (double)scratch[yOff + o] - target;
+                if (double.IsFinite(d))
+                    sum += d * d;
+                else
+                    bad++;
+            }
+        }
+
+        return new ErrorSum(sum, bad);
+    }
+}
+
+/// <summary>A chunk's sum of squared errors and its count of non-finite outputs.</summary>
+public readonly struct ErrorSum
+{
+    /// <summary>Σ (y − t)² over the finite outputs.</summary>
+    public readonly double Sum;
+
+    /// <summary>Outputs that were NaN or infinite.</summary>
+    public readonly int NonFinite;
+
+    /// <summary>Creates the pair.</summary>
+    public ErrorSum(double sum, int nonFinite)
+    {
+        Sum = sum;
+        NonFinite = nonFinite;
     }
 }

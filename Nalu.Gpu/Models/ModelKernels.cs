@@ -18,6 +18,7 @@ internal interface IModelKernels
     void FusedSteps(FusedStepArgs args);
     void Evaluate(EvaluationArgs args);
     void NativeSteps(FusedStepArgs args, NativeBuffers buffers);
+    void NativeEvaluate(EvaluationArgs args, NativeBuffers buffers, double[] sums, int[] nonFinite);
     int ScratchPerModel { get; }
     int EvaluationScratch { get; }
     int ElementCount { get; }
@@ -154,6 +155,28 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
 
             b.Losses[p] = lastLoss;
         }
+    }
+
+    public unsafe void NativeEvaluate(EvaluationArgs a, NativeBuffers b, double[] sums, int[] nonFinite)
+    {
+        var parameters = new HostMemory((float*)b.Parameters);
+        var cache = new HostMemory((float*)b.Cache);
+        var scratch = new HostMemory((float*)b.WorkerScratch);
+        int scratchCount = EvaluationKernel.ScratchCount(_unit);
+        var unit = _unit;
+        int total = a.Models * a.Chunks, workers = Math.Min(b.Workers, total);
+        // Worker w takes work items w, w + workers, … and owns scratch slot w: a fixed, race-free split.
+        Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+        {
+            for (int k = w; k < total; k += workers)
+            {
+                int p = k / a.Chunks;
+                var e = EvaluationKernel.EvaluateChunk(unit, a, p, k - p * a.Chunks, b.Seeds[p], b.Ops[p],
+                    parameters, cache, scratch, w * scratchCount);
+                sums[k] = e.Sum;
+                nonFinite[k] = e.NonFinite;
+            }
+        });
     }
 
     public void Evaluate(EvaluationArgs args) =>

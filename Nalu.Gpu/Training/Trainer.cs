@@ -247,6 +247,8 @@ public sealed class Trainer : IDisposable
         int chunks = _options.EvaluationChunks > 0
             ? Math.Min(_options.EvaluationChunks, samples)
             : (int)Math.Clamp(_device.MaxConcurrentThreads / p, 1, Math.Min(samples, 1024));
+        if (Strategy == TrainingStrategy.Native)
+            return NativeSetError(stream, range, samples, chunks);
         var accelerator = _device.Accelerator;
         using var squared = accelerator.Allocate1D<double>((long)p * chunks);
         using var nonFinite = accelerator.Allocate1D<int>((long)p * chunks);
@@ -258,8 +260,42 @@ public sealed class Trainer : IDisposable
             Parameters = _model.Parameters, Cache = _model.Cache, Scratch = scratch.View,
             SquaredErrors = squared.View, NonFinite = nonFinite.View,
         });
-        var sums = squared.GetAsArray1D();
-        var bad = nonFinite.GetAsArray1D();
+        return MeanSquaredErrors(squared.GetAsArray1D(), nonFinite.GetAsArray1D(), samples, chunks);
+    }
+
+    /// <summary>The evaluation kernel's code run natively on all cores over the model's host buffers.</summary>
+    private double[] NativeSetError(int stream, SampleInterval range, int samples, int chunks)
+    {
+        int p = _model.Count, workers = Environment.ProcessorCount;
+        var sums = new double[p * chunks];
+        var bad = new int[p * chunks];
+        var scratch = GC.AllocateArray<float>(workers * _model.Kernels.EvaluationScratch, pinned: true);
+        _model.PrepareCache();
+        _model.Kernels.NativeEvaluate(new EvaluationArgs
+        {
+            Models = p, Samples = samples, Chunks = chunks, Stream = stream, Task = TaskArgs, Range = range.ToDevice(),
+        }, new NativeBuffers
+        {
+            Parameters = _model.HostPointers.Parameters,
+            Gradients = _model.HostPointers.Gradients,
+            Cache = _model.HostPointers.Cache,
+            State = IntPtr.Zero,
+            Scratch = IntPtr.Zero,
+            Partials = IntPtr.Zero,
+            WorkerScratch = Marshal.UnsafeAddrOfPinnedArrayElement(scratch, 0),
+            Workers = workers,
+            Seeds = _hostSeeds,
+            Ops = _hostOps,
+            LearningRates = _hostLearningRates,
+            Losses = [],
+        }, sums, bad);
+        GC.KeepAlive(scratch);
+        return MeanSquaredErrors(sums, bad, samples, chunks);
+    }
+
+    private double[] MeanSquaredErrors(double[] sums, int[] bad, int samples, int chunks)
+    {
+        int p = _model.Count;
         var result = new double[p];
         int outputs = _model.Architecture.Outputs;
         for (int m = 0; m < p; m++)
