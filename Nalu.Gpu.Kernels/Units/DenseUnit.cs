@@ -50,11 +50,10 @@ public readonly struct DenseUnit<TActivation> : IUnit
         where TMem : struct, IFloatMemory
     {
         int inputs = _inputs;
-        int bias = paramOffset + inputs * _outputs;
         TActivation activation = default;
         for (int o = 0; o < _outputs; o++)
         {
-            float z = parameters[bias + o] + parameters.Dot(paramOffset + o * inputs, x, xOffset, inputs);
+            float z = AffineMath.PreActivation(parameters, paramOffset, inputs, _outputs, o, x, xOffset);
             saved[savedOffset + o] = z;
             y[yOffset + o] = activation.Apply(z);
         }
@@ -68,7 +67,6 @@ public readonly struct DenseUnit<TActivation> : IUnit
         where TMem : struct, IFloatMemory
     {
         int inputs = _inputs;
-        int bias = inputs * _outputs;
         TActivation activation = default;
         if (needInputGradient)
         {
@@ -79,11 +77,7 @@ public readonly struct DenseUnit<TActivation> : IUnit
         for (int o = 0; o < _outputs; o++)
         {
             float dz = dy[dyOffset + o] * activation.Derivative(saved[savedOffset + o]);
-            grad[gradOffset + bias + o] += dz;
-            int row = o * inputs;
-            grad.AddScaled(gradOffset + row, dz, x, xOffset, inputs);
-            if (needInputGradient)
-                dx.AddScaled(dxOffset, dz, parameters, paramOffset + row, inputs);
+            AffineMath.Backward(parameters, paramOffset, inputs, _outputs, o, dz, x, xOffset, grad, gradOffset, needInputGradient, dx, dxOffset);
         }
     }
 

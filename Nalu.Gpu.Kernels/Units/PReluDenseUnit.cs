@@ -60,7 +60,7 @@ public readonly struct PReluDenseUnit : IUnit
         float alpha = parameters[bias + _outputs];
         for (int o = 0; o < _outputs; o++)
         {
-            float z = parameters[bias + o] + parameters.Dot(paramOffset + o * inputs, x, xOffset, inputs);
+            float z = AffineMath.PreActivation(parameters, paramOffset, inputs, _outputs, o, x, xOffset);
             saved[savedOffset + o] = z;
             y[yOffset + o] = z > 0f ? z : alpha * z;
         }
@@ -100,11 +100,7 @@ public readonly struct PReluDenseUnit : IUnit
                 gradAlpha += d * z;
             }
 
-            grad[gradOffset + bias + o] += dz;
-            int row = o * inputs;
-            grad.AddScaled(gradOffset + row, dz, x, xOffset, inputs);
-            if (needInputGradient)
-                dx.AddScaled(dxOffset, dz, parameters, paramOffset + row, inputs);
+            AffineMath.Backward(parameters, paramOffset, inputs, _outputs, o, dz, x, xOffset, grad, gradOffset, needInputGradient, dx, dxOffset);
         }
 
         grad[gradOffset + slope] += gradAlpha;
