@@ -30,7 +30,7 @@ public struct FusedStepArgs
     public ArrayView<float> Cache;
     /// <summary>(P, N, 2)</summary>
     public ArrayView<float> State;
-    /// <summary>(P, I + 2·O + S) per-model scratch: one sample's x, y, dy and saved values.</summary>
+    /// <summary>(P, I + 2·O + S + N) per-model scratch: one sample's x, y, dy and saved values, then one slice's gradient.</summary>
     public ArrayView<float> Scratch;
     /// <summary>(P) training loss of each model's last step in this launch (mean over the batch).</summary>
     public ArrayView<float> Losses;
@@ -44,8 +44,23 @@ public struct FusedStepArgs
 /// </summary>
 public static class FusedTrainingKernel
 {
-    /// <summary>Per-model scratch floats: x (I), y (O), dy (O), saved (S).</summary>
+    /// <summary>
+    /// Samples per slice of a step's batch. A step's gradient is the sum, in slice order, of per-slice sums that
+    /// each start from zero and add their samples in order. Every path (this kernel, the native path with models
+    /// in parallel or with a batch split across cores) sums in exactly this order, so a seed gives the same bits
+    /// whatever the core count and whatever other models train beside it.
+    /// </summary>
+    public const int SamplesPerSlice = 16;
+
+    /// <summary>Number of slices of a batch of <paramref name="batch"/> samples.</summary>
+    public static int Slices(int batch) => (batch + SamplesPerSlice - 1) / SamplesPerSlice;
+
+    /// <summary>Per-model scratch floats: x (I), y (O), dy (O), saved (S), then one slice's gradient (N).</summary>
     public static int ScratchCount<TUnit>(TUnit unit) where TUnit : struct, IUnit =>
+        SampleScratchCount(unit) + unit.ParameterCount;
+
+    /// <summary>Scratch floats one sample needs: x (I), y (O), dy (O), saved (S).</summary>
+    public static int SampleScratchCount<TUnit>(TUnit unit) where TUnit : struct, IUnit =>
         unit.Inputs + 2 * unit.Outputs + unit.SavedCount;
 
     /// <summary>Runs <see cref="FusedStepArgs.Steps"/> steps; one work item per model.</summary>
@@ -63,7 +78,7 @@ public static class FusedTrainingKernel
 
     /// <summary>
     /// The per-model body, generic over memory so the native CPU path runs exactly this code.
-    /// Returns the last step's mean training loss.
+    /// Returns the last step's mean training loss (the MSE of the batch, without any regulariser).
     /// </summary>
     public static float TrainModel<TUnit, TMem>(
         TUnit unit, FusedStepArgs a, int p, TMem parameters, TMem gradients, TMem cache, TMem state, TMem scratch,
@@ -71,19 +86,49 @@ public static class FusedTrainingKernel
         where TUnit : struct, IUnit
         where TMem : struct, IFloatMemory
     {
-        int pOff = p * unit.ParameterCount, cOff = p * unit.CacheCount;
+        int n = unit.ParameterCount;
+        int pOff = p * n, cOff = p * unit.CacheCount;
         int scratchOff = p * ScratchCount(unit);
+        int sliceOff = scratchOff + SampleScratchCount(unit);
+        int slices = Slices(a.Batch);
         float lastLoss = 0f;
         for (int s = 0; s < a.Steps; s++)
         {
             int step = a.FirstStep + s;
             BeginStep(unit, parameters, pOff, cache, cOff, gradients, pOff);
-            float loss = AccumulateSamples(unit, a, step, seed, op, 0, a.Batch, parameters, pOff, cache, cOff, gradients, pOff, scratch, scratchOff);
+            // Slice 0 accumulates straight into the zeroed gradient (0 + x is x exactly); later slices go through
+            // the slice buffer, as the split native path does.
+            float loss = AccumulateSlice(unit, a, step, seed, op, 0, parameters, pOff, cache, cOff, gradients, pOff, scratch, scratchOff);
+            for (int slice = 1; slice < slices; slice++)
+            {
+                for (int j = 0; j < n; j++)
+                    scratch[sliceOff + j] = 0f;
+                loss += AccumulateSlice(unit, a, step, seed, op, slice, parameters, pOff, cache, cOff, scratch, sliceOff, scratch, scratchOff);
+                for (int j = 0; j < n; j++)
+                    gradients[pOff + j] += scratch[sliceOff + j];
+            }
+
             FinishStep(unit, a.Optimizer, learningRate, step, parameters, gradients, state, pOff);
             lastLoss = loss / (a.Batch * unit.Outputs);
         }
 
         return lastLoss;
+    }
+
+    /// <summary>
+    /// Samples of slice <paramref name="slice"/> of a step (see <see cref="SamplesPerSlice"/>): ACCUMULATES their raw
+    /// gradients at <paramref name="gOff"/> and returns their summed squared error. Uses the sample part of the scratch
+    /// at <paramref name="scratchOff"/>.
+    /// </summary>
+    public static float AccumulateSlice<TUnit, TMem>(
+        TUnit unit, FusedStepArgs a, int step, int seed, int op, int slice,
+        TMem parameters, int pOff, TMem cache, int cOff, TMem gradients, int gOff, TMem scratch, int scratchOff)
+        where TUnit : struct, IUnit
+        where TMem : struct, IFloatMemory
+    {
+        int first = slice * SamplesPerSlice;
+        int last = first + SamplesPerSlice < a.Batch ? first + SamplesPerSlice : a.Batch;
+        return AccumulateSamples(unit, a, step, seed, op, first, last, parameters, pOff, cache, cOff, gradients, gOff, scratch, scratchOff);
     }
 
     /// <summary>Step start: refreshes the cache and zeroes the gradient block at <paramref name="gOff"/>.</summary>
@@ -132,7 +177,10 @@ public static class FusedTrainingKernel
         return loss;
     }
 
-    /// <summary>Step end: finishes the gradient, clips it (by value, then by norm) and applies the optimizer.</summary>
+    /// <summary>
+    /// Step end: finishes the gradient, adds the regulariser's, clips (by value, then by norm), applies the optimizer,
+    /// then the units' constraints (clamps).
+    /// </summary>
     public static void FinishStep<TUnit, TMem>(
         TUnit unit, OptimizerSettings optimizer, float learningRate, int step, TMem parameters, TMem gradients, TMem state, int pOff)
         where TUnit : struct, IUnit
@@ -140,7 +188,10 @@ public static class FusedTrainingKernel
     {
         int elements = unit.ElementCount, n = unit.ParameterCount;
         for (int e = 0; e < elements; e++)
+        {
             unit.FinishGradient(e, parameters, pOff, gradients, pOff);
+            unit.Regularize(e, step, parameters, pOff, gradients, pOff);
+        }
 
         float scale = 1f;
         if (optimizer.ClipNorm > 0f)
@@ -161,5 +212,8 @@ public static class FusedTrainingKernel
             float g = OptimizerMath.ClipValue(optimizer, gradients[pOff + j]) * scale;
             OptimizerMath.Update(optimizer, learningRate, factors, g, parameters, state, pOff + j, 2 * (pOff + j));
         }
+
+        for (int e = 0; e < elements; e++)
+            unit.Constrain(e, parameters, pOff);
     }
 }

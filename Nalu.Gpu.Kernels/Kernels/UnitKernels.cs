@@ -15,6 +15,8 @@ public struct BatchShape
     public int Chunks;
     /// <summary>Non-zero when the backward must write ∂L/∂x.</summary>
     public int NeedInputGradient;
+    /// <summary>0-based training step (for regulariser schedules in <see cref="UnitKernels.FinishGradients{TUnit}"/>).</summary>
+    public int Step;
 }
 
 /// <summary>
@@ -161,7 +163,25 @@ public static class UnitKernels
         for (int k = Grid.GlobalIndex.X; k < total; k += stride)
         {
             int p = k / elements;
-            unit.FinishGradient(k - p * elements, parameters, p * n, gradients, p * n);
+            int element = k - p * elements;
+            unit.FinishGradient(element, parameters, p * n, gradients, p * n);
+            unit.Regularize(element, shape.Step, parameters, p * n, gradients, p * n);
+        }
+    }
+
+    /// <summary>After the optimizer update: applies each unit's constraint (clamp) to its parameters, in place.</summary>
+    public static void Constrain<TUnit>(TUnit unit, BatchShape shape, UnitBuffers b)
+        where TUnit : struct, IUnit
+    {
+        int elements = unit.ElementCount;
+        int total = shape.Models * elements;
+        int stride = Grid.DimX * Group.DimX;
+        int n = unit.ParameterCount;
+        var parameters = new DeviceMemory(b.Parameters);
+        for (int k = Grid.GlobalIndex.X; k < total; k += stride)
+        {
+            int p = k / elements;
+            unit.Constrain(k - p * elements, parameters, p * n);
         }
     }
 }

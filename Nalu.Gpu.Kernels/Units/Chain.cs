@@ -99,4 +99,26 @@ public readonly struct Chain<THead, TTail> : IUnit
         else
             _tail.FinishGradient(element - headElements, parameters, paramOffset + _head.ParameterCount, grad, gradOffset + _head.ParameterCount);
     }
+
+    /// <inheritdoc />
+    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+        where TMem : struct, IFloatMemory
+    {
+        int headElements = _head.ElementCount;
+        if (element < headElements)
+            _head.Regularize(element, step, parameters, paramOffset, grad, gradOffset);
+        else
+            _tail.Regularize(element - headElements, step, parameters, paramOffset + _head.ParameterCount, grad, gradOffset + _head.ParameterCount);
+    }
+
+    /// <inheritdoc />
+    public void Constrain<TMem>(int element, TMem parameters, int paramOffset)
+        where TMem : struct, IFloatMemory
+    {
+        int headElements = _head.ElementCount;
+        if (element < headElements)
+            _head.Constrain(element, parameters, paramOffset);
+        else
+            _tail.Constrain(element - headElements, parameters, paramOffset + _head.ParameterCount);
+    }
 }

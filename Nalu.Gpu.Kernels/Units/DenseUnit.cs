@@ -87,4 +87,18 @@ public readonly struct DenseUnit<TActivation> : IUnit
     {
         // Raw gradients are final.
     }
+
+    /// <inheritdoc />
+    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+        where TMem : struct, IFloatMemory
+    {
+        // No regulariser.
+    }
+
+    /// <inheritdoc />
+    public void Constrain<TMem>(int element, TMem parameters, int paramOffset)
+        where TMem : struct, IFloatMemory
+    {
+        // No constraint.
+    }
 }

@@ -66,4 +66,20 @@ public interface IUnit
     /// <summary>Turns the accumulated raw gradients of work item <paramref name="element"/> into parameter gradients, in place.</summary>
     void FinishGradient<TMem>(int element, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory;
+
+    /// <summary>
+    /// ACCUMULATES into the finished gradient of work item <paramref name="element"/> the gradient of this unit's
+    /// regulariser at 0-based <paramref name="step"/> (e.g. NAU/NMU sparsity with its warm-up). Called after
+    /// <see cref="FinishGradient"/> and before clipping, so the regulariser is part of the loss the optimizer sees.
+    /// Units without a regulariser do nothing.
+    /// </summary>
+    void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+        where TMem : struct, IFloatMemory;
+
+    /// <summary>
+    /// After the optimizer update, projects the parameters of work item <paramref name="element"/> back onto their
+    /// feasible set, in place (NAU: W ∈ [−1, 1]; NMU: W ∈ [0, 1]). Units without constraints do nothing.
+    /// </summary>
+    void Constrain<TMem>(int element, TMem parameters, int paramOffset)
+        where TMem : struct, IFloatMemory;
 }

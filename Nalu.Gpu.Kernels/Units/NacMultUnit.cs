@@ -107,4 +107,18 @@ public readonly struct NacMultUnit : IUnit
         grad[gradOffset + element] = pair.WHat;
         grad[gradOffset + weights + element] = pair.MHat;
     }
+
+    /// <inheritdoc />
+    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+        where TMem : struct, IFloatMemory
+    {
+        // No regulariser.
+    }
+
+    /// <inheritdoc />
+    public void Constrain<TMem>(int element, TMem parameters, int paramOffset)
+        where TMem : struct, IFloatMemory
+    {
+        // No constraint.
+    }
 }

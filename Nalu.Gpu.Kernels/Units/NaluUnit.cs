@@ -177,4 +177,18 @@ public readonly struct NaluUnit : IUnit
 
         // The gate G is used directly, so its raw gradient is already final.
     }
+
+    /// <inheritdoc />
+    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+        where TMem : struct, IFloatMemory
+    {
+        // No regulariser.
+    }
+
+    /// <inheritdoc />
+    public void Constrain<TMem>(int element, TMem parameters, int paramOffset)
+        where TMem : struct, IFloatMemory
+    {
+        // No constraint.
+    }
 }

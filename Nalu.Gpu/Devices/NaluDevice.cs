@@ -80,11 +80,24 @@ public sealed class NaluDevice : IDisposable
     /// <summary>Threads a fully occupied launch uses.</summary>
     internal int MaxConcurrentThreads => Accelerator.NumMultiprocessors * Accelerator.MaxNumThreadsPerMultiprocessor;
 
-    /// <summary>The CPU device every CPU accelerator here uses: one simulated thread per core, at least 2.</summary>
+    /// <summary>
+    /// The CPU device every CPU accelerator here uses: one simulated thread per core (rounded up to an even
+    /// number, at least 2), in warps of 2.
+    /// </summary>
+    /// <remarks>
+    /// ILGPU 1.5.3 accepts only a power of two for the number of warps per multiprocessor, so a core count such
+    /// as 12 cannot be one group of 6 warps. The warps are split instead into multiprocessors: 2·w·m threads with
+    /// w the largest power of two dividing the number of warps and m the rest. 12 cores give 3 multiprocessors of
+    /// 2 warps of 2; a power of two keeps its single multiprocessor. Kernels here are grid-stride loops launched
+    /// with one group per multiprocessor (<see cref="LaunchFor"/>), so every core still gets a thread.
+    /// </remarks>
     public static CPUDevice CpuDevice(int? threads = null)
     {
         int count = Math.Max(2, threads ?? Environment.ProcessorCount);
-        return new CPUDevice(2, (count + 1) / 2, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, 1 << 16, nameof(threads));
+        int warps = (count + 1) / 2;
+        int warpsPerMultiprocessor = warps & -warps;   // the largest power of two that divides warps
+        return new CPUDevice(2, warpsPerMultiprocessor, warps / warpsPerMultiprocessor);
     }
 
     /// <summary>Opens the device of <paramref name="kind"/> (index <paramref name="index"/> among usable ones).</summary>

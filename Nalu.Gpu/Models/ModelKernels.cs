@@ -15,6 +15,7 @@ internal interface IModelKernels
     void Backward(BatchShape shape, UnitBuffers buffers);
     void ReduceGradients(BatchShape shape, UnitBuffers buffers);
     void FinishGradients(BatchShape shape, UnitBuffers buffers);
+    void Constrain(BatchShape shape, UnitBuffers buffers);
     void FusedSteps(FusedStepArgs args);
     void Evaluate(EvaluationArgs args);
     void NativeSteps(FusedStepArgs args, NativeBuffers buffers);
@@ -50,6 +51,9 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
 
     private Action<KernelConfig, TUnit, BatchShape, UnitBuffers> FinishKernel =>
         Load(nameof(UnitKernels.FinishGradients), UnitKernels.FinishGradients);
+
+    private Action<KernelConfig, TUnit, BatchShape, UnitBuffers> ConstrainKernel =>
+        Load(nameof(UnitKernels.Constrain), UnitKernels.Constrain);
 
     private Action<KernelConfig, int, BatchShape, UnitBuffers> ReduceKernel =>
         _device.Kernel(nameof(UnitKernels.ReduceGradients),
@@ -95,6 +99,13 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
             FinishKernel(_device.LaunchFor(items), _unit, shape, buffers);
     }
 
+    public void Constrain(BatchShape shape, UnitBuffers buffers)
+    {
+        long items = (long)shape.Models * _unit.ElementCount;
+        if (items > 0)
+            ConstrainKernel(_device.LaunchFor(items), _unit, shape, buffers);
+    }
+
     public void FusedSteps(FusedStepArgs args) => FusedKernel(_device.LaunchFor(args.Models), _unit, args);
 
     public unsafe void NativeSteps(FusedStepArgs a, NativeBuffers b)
@@ -105,7 +116,8 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
         var state = new HostMemory((float*)b.State);
         var scratch = new HostMemory((float*)b.Scratch);
         int workers = b.Workers;
-        if (a.Models >= workers || workers == 1 || a.Batch < 2 * workers)
+        int slices = FusedTrainingKernel.Slices(a.Batch);
+        if (a.Models >= workers || workers == 1 || slices == 1)
         {
             // Enough models to fill the cores: one model per task, exactly the fused kernel's body.
             var unit = _unit;
@@ -115,14 +127,15 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
             return;
         }
 
-        // Fewer models than cores: split each step's batch across the cores. Each worker accumulates its
-        // contiguous share of samples into its own gradient partial; partials are summed in worker order.
+        // Fewer models than cores: the slices of each step's batch are spread over the cores. Each slice sums into its
+        // own partial from zero, and the partials are added in slice order: the fused kernel's order exactly, so the
+        // result does not depend on the number of workers (see FusedTrainingKernel.SamplesPerSlice).
         int n = _unit.ParameterCount;
-        int perWorker = (a.Batch + workers - 1) / workers;
         var partials = new HostMemory((float*)b.Partials);
         var workerScratch = new HostMemory((float*)b.WorkerScratch);
-        int scratchCount = FusedTrainingKernel.ScratchCount(_unit);
-        var losses = new float[workers];
+        int scratchCount = FusedTrainingKernel.SampleScratchCount(_unit);
+        var losses = new float[slices];
+        int active = Math.Min(workers, slices);
         for (int p = 0; p < a.Models; p++)
         {
             int pOff = p * n, cOff = p * _unit.CacheCount;
@@ -133,20 +146,22 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
                 FusedTrainingKernel.BeginStep(_unit, parameters, pOff, cache, cOff, gradients, pOff);
                 var unit = _unit;
                 int seed = b.Seeds[p], op = b.Ops[p];
-                Parallel.For(0, workers, new ParallelOptions { MaxDegreeOfParallelism = workers }, w =>
+                Parallel.For(0, active, new ParallelOptions { MaxDegreeOfParallelism = active }, w =>
                 {
-                    for (int j = 0; j < n; j++)
-                        partials[w * n + j] = 0f;
-                    int first = w * perWorker, last = Math.Min(a.Batch, first + perWorker);
-                    losses[w] = FusedTrainingKernel.AccumulateSamples(unit, a, step, seed, op, first, last,
-                        parameters, pOff, cache, cOff, partials, w * n, workerScratch, w * scratchCount);
+                    for (int slice = w; slice < slices; slice += active)
+                    {
+                        for (int j = 0; j < n; j++)
+                            partials[slice * n + j] = 0f;
+                        losses[slice] = FusedTrainingKernel.AccumulateSlice(unit, a, step, seed, op, slice,
+                            parameters, pOff, cache, cOff, partials, slice * n, workerScratch, w * scratchCount);
+                    }
                 });
                 float loss = 0f;
-                for (int w = 0; w < workers; w++)
+                for (int slice = 0; slice < slices; slice++)
                 {
-                    loss += losses[w];
+                    loss += losses[slice];
                     for (int j = 0; j < n; j++)
-                        gradients[pOff + j] += partials[w * n + j];
+                        gradients[pOff + j] += partials[slice * n + j];
                 }
 
                 FusedTrainingKernel.FinishStep(_unit, a.Optimizer, b.LearningRates[p], step, parameters, gradients, state, pOff);

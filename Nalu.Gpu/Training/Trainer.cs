@@ -161,9 +161,9 @@ public sealed class Trainer : IDisposable
 
     private void RunNative(int steps)
     {
-        int workers = Environment.ProcessorCount;
+        int workers = _options.Threads ?? Environment.ProcessorCount;
         int n = _model.ParameterCount, scratch = _model.Kernels.ScratchPerModel;
-        _nativePartials ??= GC.AllocateArray<float>(workers * n, pinned: true);
+        _nativePartials ??= GC.AllocateArray<float>(FusedTrainingKernel.Slices(_options.Batch) * n, pinned: true);
         _nativeScratch ??= GC.AllocateArray<float>(workers * scratch, pinned: true);
         var losses = new float[_model.Count];
         _model.Kernels.NativeSteps(FusedArgs(steps), new NativeBuffers
@@ -205,6 +205,7 @@ public sealed class Trainer : IDisposable
         for (int s = 0; s < steps; s++)
         {
             int step = Step + s;
+            shape.Step = step;
             common.Generate(TaskArgs, Task.Interpolation.ToDevice(), p, batch, (int)CounterRng.TrainStream, step, views.X, b.Targets.View);
             _model.Kernels.PrepareCache(shape, views);
             _model.Kernels.Forward(shape, views);
@@ -217,6 +218,7 @@ public sealed class Trainer : IDisposable
             if (_settings.ClipNorm > 0f)
                 common.NormScales(p, _model.ParameterCount, _settings, optimizer);
             common.Update(p, _model.ParameterCount, step, _settings, optimizer);
+            _model.Kernels.Constrain(shape, views);
         }
     }
 
@@ -266,7 +268,7 @@ public sealed class Trainer : IDisposable
     /// <summary>The evaluation kernel's code run natively on all cores over the model's host buffers.</summary>
     private double[] NativeSetError(int stream, SampleInterval range, int samples, int chunks)
     {
-        int p = _model.Count, workers = Environment.ProcessorCount;
+        int p = _model.Count, workers = _options.Threads ?? Environment.ProcessorCount;
         var sums = new double[p * chunks];
         var bad = new int[p * chunks];
         var scratch = GC.AllocateArray<float>(workers * _model.Kernels.EvaluationScratch, pinned: true);

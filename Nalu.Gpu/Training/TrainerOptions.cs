@@ -47,8 +47,16 @@ public sealed record TrainerOptions
     /// </summary>
     public int EvaluationChunks { get; init; }
 
+    /// <summary>
+    /// Worker threads of the native path (null, the default: one per core). Results do not depend on it: every path
+    /// sums a step's gradient in the same fixed order of batch slices.
+    /// </summary>
+    public int? Threads { get; init; }
+
     internal void Validate(int models)
     {
+        if (Threads is { } threads)
+            ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1, nameof(Threads));
         ArgumentOutOfRangeException.ThrowIfLessThan(Batch, 1, nameof(Batch));
         ArgumentNullException.ThrowIfNull(Optimizer, nameof(Optimizer));
         // A `with` expression sets init properties without the validating constructor; run it again.
