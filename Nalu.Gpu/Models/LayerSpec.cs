@@ -69,6 +69,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <summary>A dense layer with bias.</summary>
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
+    /// <summary>
+    /// The layer's weight regulariser and its schedule (none by default). Only units that define one use it
+    /// (NAU and NMU: sparsity; NPU and RealNPU: L1); <see cref="Validate"/> rejects it on any other unit.
+    /// </summary>
+    public RegularizerSettings Regularizer { get; init; }
+
     /// <summary>The named tensors of this layer's parameter block, in layout order.</summary>
     public IReadOnlyList<(string Name, int[] Shape)> Tensors
     {
