@@ -12,7 +12,13 @@ Math (float32, no biases, eps = 1e-7):
         m = exp(clamp(log(|x| + eps) @ W.T, max=88))
         g = sigmoid(x @ G.T)
         y = g * a + (1 - g) * m
-  Model: inputs -> hidden -> 1, two layers of the same unit.
+  NAU   y = x @ W.T, W clamped to [-1, 1] after every optimizer step
+  NMU   y_o = prod_i (W_oi x_i + 1 - W_oi), W clamped to [0, 1] after every step
+        (--unit nau-nmu: Madsen & Johansen's model, NAU then NMU, with the sparsity
+        regulariser lambda(t) * mean(min(|W|, 1 - |W|)) of both layers added to the
+        loss, lambda ramping linearly from 0 at step 1e6 to 10 at 2e6: computed every
+        step as stable-nalu does, even while lambda is still 0)
+  Model: inputs -> hidden -> 1, two layers of the same unit (nau-nmu: NAU, NMU).
   Data (fresh every step): x ~ U[1,2) (P, batch, inputs)
         a = sum x[s:s+25], b = sum x[s+13:s+38]  (inputs == 2: a = x0, b = x1)
         target = op(a, b)
@@ -20,7 +26,7 @@ Math (float32, no biases, eps = 1e-7):
         exactly its solo gradient.  One torch.optim.Adam(lr=1e-3) over the
         stacked (P, O, I) parameters == P independent Adams (Adam is elementwise).
 
-Usage: /usr/bin/python3 tools/torch/nalu_bench.py [--unit nalu|nac] [--op mul] ...
+Usage: /usr/bin/python3 tools/torch/nalu_bench.py [--unit nalu|nac|nau-nmu] [--op mul] ...
 """
 import argparse
 import json
@@ -84,6 +90,43 @@ class Layer:
         return g * a + (1 - g) * m
 
 
+class NauLayer:
+    """NAU (clamp [-1, 1]) or NMU (clamp [0, 1]) with its sparsity regulariser."""
+
+    def __init__(self, unit, n_in, n_out, lead, gen, device):
+        shape = (*lead, n_out, n_in)
+        self.unit = unit
+        if unit == "nau":
+            r = min(0.5, math.sqrt(3.0) * math.sqrt(2.0 / (n_in + n_out)))
+            self.w = torch.empty(shape, device=device).uniform_(-r, r, generator=gen)
+        else:
+            self.w = torch.empty(shape, device=device).uniform_(0.25, 0.75, generator=gen)
+        self.w.requires_grad_()
+
+    def params(self):
+        return [self.w]
+
+    def __call__(self, x):
+        if self.unit == "nau":
+            return x @ self.w.transpose(-1, -2)
+        # (..., B, 1, I) * (..., 1, O, I) -> product over I: (..., B, O)
+        w = self.w.unsqueeze(-3)
+        return torch.prod(x.unsqueeze(-2) * w + 1 - w, dim=-1)
+
+    def regularizer(self):
+        """Per-model mean of min(|W|, 1 - |W|): shape () or (P,)."""
+        a = self.w.abs()
+        return torch.min(a, 1 - a).mean(dim=(-1, -2))
+
+    def clamp(self):
+        with torch.no_grad():
+            self.w.clamp_(-1.0 if self.unit == "nau" else 0.0, 1.0)
+
+
+def sparsity_lambda(step, lam=10.0, start=1_000_000, end=2_000_000):
+    return lam * min(max((step - start) / (end - start), 0.0), 1.0)
+
+
 class Trainer:
     def __init__(self, args, seed):
         self.args = args
@@ -93,10 +136,17 @@ class Trainer:
         self.lead = () if args.models == 1 else (args.models,)
         init_gen = torch.Generator(device=dev).manual_seed(seed)
         self.data_gen = torch.Generator(device=dev).manual_seed(seed + 1)
-        self.layers = [
-            Layer(args.unit, args.inputs, args.hidden, self.lead, init_gen, dev),
-            Layer(args.unit, args.hidden, 1, self.lead, init_gen, dev),
-        ]
+        if args.unit == "nau-nmu":
+            self.layers = [
+                NauLayer("nau", args.inputs, args.hidden, self.lead, init_gen, dev),
+                NauLayer("nmu", args.hidden, 1, self.lead, init_gen, dev),
+            ]
+        else:
+            self.layers = [
+                Layer(args.unit, args.inputs, args.hidden, self.lead, init_gen, dev),
+                Layer(args.unit, args.hidden, 1, self.lead, init_gen, dev),
+            ]
+        self.step_index = 0
         self.opt = torch.optim.Adam([p for l in self.layers for p in l.params()], lr=1e-3)
         self.dev = dev
         self.last_losses = None  # per-model losses of the last step (no host sync)
@@ -120,9 +170,16 @@ class Trainer:
             y = layer(y)
         per_model = ((y.squeeze(-1) - t) ** 2).mean(-1)  # () or (P,)
         loss = per_model.sum()  # sum of means => each model's solo gradient
+        if self.args.unit == "nau-nmu":
+            lam = sparsity_lambda(self.step_index)
+            loss = loss + lam * sum(layer.regularizer() for layer in self.layers).sum()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
+        if self.args.unit == "nau-nmu":
+            for layer in self.layers:
+                layer.clamp()
+        self.step_index += 1
         self.last_losses = per_model.detach()
 
     def run(self, steps):
@@ -155,7 +212,7 @@ def pick_threads(args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--unit", choices=["nalu", "nac"], default="nalu")
+    p.add_argument("--unit", choices=["nalu", "nac", "nau-nmu"], default="nalu")
     p.add_argument("--op", choices=sorted(OPS), default="mul")
     p.add_argument("--inputs", type=int, default=100)
     p.add_argument("--hidden", type=int, default=2)
