@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Nalu.Gpu.IO;
 using Spectre.Console;
 using System.Text.Json.Serialization;
 
@@ -26,30 +27,9 @@ internal static class Output
         return console;
     }
 
-    /// <summary>Writes a text file atomically, so an interrupted run never leaves a half-written result.</summary>
-    public static void WriteAtomically(string path, string contents) =>
-        WriteAtomically(path, temp => File.WriteAllText(temp, contents));
+    /// <summary>Writes a text file safely (<see cref="SafeFile"/>): atomically, through symlinks and devices, never leaving half a result.</summary>
+    public static void WriteAtomically(string path, string contents) => SafeFile.WriteAllText(path, contents);
 
-    /// <summary>Writes a binary file (e.g. a PNG) atomically.</summary>
-    public static void WriteAtomically(string path, byte[] contents) =>
-        WriteAtomically(path, temp => File.WriteAllBytes(temp, contents));
-
-    private static void WriteAtomically(string path, Action<string> write)
-    {
-        string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
-        if (!string.IsNullOrEmpty(dir))
-            Directory.CreateDirectory(dir);
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            write(temp);
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
-    }
+    /// <summary>Writes a binary file (e.g. a PNG) safely.</summary>
+    public static void WriteAtomically(string path, byte[] contents) => SafeFile.WriteAllBytes(path, contents);
 }

@@ -3,6 +3,7 @@ using System.Text;
 using CommandLine;
 using Nalu.Gpu.Checkpoints;
 using Nalu.Gpu.Devices;
+using Nalu.Gpu.IO;
 
 namespace Nalu.Gpu.Bench.Cli;
 
@@ -12,7 +13,7 @@ public sealed class PredictOptions : CommonOptions
     [Option("checkpoint", Required = true, HelpText = "A safetensors checkpoint written by 'train --save'.")]
     public string Checkpoint { get; set; } = "";
 
-    [Option("input", Required = true, HelpText = "CSV with one row of I numbers per sample; a non-numeric first line is taken as a header.")]
+    [Option("input", Required = true, HelpText = "CSV with one row of I numbers per sample. The first line is a header when none of its cells is a number and each has a letter (e.g. x0,x1).")]
     public string Input { get; set; } = "";
 
     [Option("output", Default = "-", HelpText = "Output CSV ('-' for stdout). One column per output; populations get one column per model and output.")]
@@ -23,8 +24,19 @@ internal static class PredictCommand
 {
     public static int Run(PredictOptions o)
     {
+        if (string.IsNullOrWhiteSpace(o.Output))
+            throw new UsageException("--output is empty; give a file path, or '-' for standard output.");
         if (o.Output != "-")
             TrainCommand.CheckWritable(o.Output, "--output");
+        try
+        {
+            SafeFile.EnsureDistinct([("--checkpoint", o.Checkpoint), ("--input", o.Input)], [("--output", o.Output)]);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
         var contents = Checkpoints.Checkpoint.Read(o.Checkpoint);
         int inputs = contents.Architecture.Inputs;
         var (x, rows) = ReadCsv(o.Input, inputs);
@@ -63,6 +75,14 @@ internal static class PredictCommand
         return 0;
     }
 
+    /// <summary>
+    /// A first line is a header only when it cannot be data: no cell parses as a number and every cell has a letter
+    /// (so <c>x0,x1</c> is a header, while <c>inf,2</c>, <c>0x10,2</c> or <c>"1","2"</c> are data rows that then fail
+    /// with their line and column, instead of being dropped).
+    /// </summary>
+    internal static bool IsHeader(string[] cells) =>
+        cells.All(c => !float.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out _) && c.Any(char.IsLetter));
+
     /// <summary>Reads rows of exactly <paramref name="inputs"/> finite numbers; errors name the line and column.</summary>
     internal static (float[] Values, int Rows) ReadCsv(string path, int inputs)
     {
@@ -77,8 +97,8 @@ internal static class PredictCommand
             if (line.Length == 0 || line.StartsWith('#'))
                 continue;
             var cells = line.Split(',');
-            if (rows == 0 && values.Count == 0 && lineNumber == 1 && !float.TryParse(cells[0], NumberStyles.Float, CultureInfo.InvariantCulture, out _))
-                continue; // header
+            if (rows == 0 && values.Count == 0 && IsHeader(cells))
+                continue;
             if (cells.Length != inputs)
                 throw new InvalidDataException($"{path}:{lineNumber}: {cells.Length} values, but the model takes {inputs} inputs.");
             for (int c = 0; c < cells.Length; c++)

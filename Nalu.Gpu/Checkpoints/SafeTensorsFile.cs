@@ -52,9 +52,9 @@ public static class SafeTensorsFile
 
     /// <summary>
     /// Writes <paramref name="tensors"/> (in the given order, which is also their data-buffer order) and optional
-    /// <paramref name="metadata"/> to <paramref name="path"/>. The write is atomic: the bytes go to a temporary file
-    /// next to <paramref name="path"/>, are flushed to disk, and the file is then renamed over <paramref name="path"/>.
-    /// On any failure the temporary file is deleted and an existing file at <paramref name="path"/> is left untouched.
+    /// <paramref name="metadata"/> to <paramref name="path"/>. The write goes through <see cref="IO.SafeFile"/>: atomic for a
+    /// regular file (a temporary file next to it, flushed, then renamed over it; on failure an existing file is left
+    /// untouched), into the target of a symlink, and in place into a device or FIFO.
     /// </summary>
     /// <exception cref="ArgumentException">A tensor has a null, empty, duplicate or reserved name, a negative
     /// dimension, a data length that does not match its shape, or a non-finite value (such a file could not be read back).</exception>
@@ -65,32 +65,15 @@ public static class SafeTensorsFile
         Validate(tensors, metadata);
         byte[] header = BuildHeader(tensors, metadata);
 
-        // Same directory as the target so the final rename stays on one file system (and is therefore atomic).
-        string tempPath = path + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
+        IO.SafeFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(tempPath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Span<byte> prefix = stackalloc byte[8];
-                BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
-                stream.Write(prefix);
-                stream.Write(header);
-                foreach (SafeTensor tensor in tensors)
-                {
-                    WriteLittleEndian(stream, tensor.Data);
-                }
-
-                // Without this a crash right after the rename could leave a renamed-but-empty file.
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(tempPath, path, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(tempPath);
-            throw;
-        }
+            Span<byte> prefix = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)header.Length);
+            stream.Write(prefix);
+            stream.Write(header);
+            foreach (SafeTensor tensor in tensors)
+                WriteLittleEndian(stream, tensor.Data);
+        });
     }
 
     /// <summary>

@@ -1,0 +1,148 @@
+using System.Diagnostics;
+using Nalu.Gpu.IO;
+using Xunit;
+
+namespace Nalu.Gpu.Tests;
+
+/// <summary>
+/// Outputs never replace what they should write into, and never the user's inputs (issue: "nothing lost, nothing
+/// clobbered"). Every case works inside a temporary folder with stand-in FIFOs and links: the suite runs as root in
+/// CI, so no test ever points an output at a real /dev node.
+/// </summary>
+public sealed class OutputSafetyTests(CliCheckpointFixture checkpoint) : IClassFixture<CliCheckpointFixture>, IDisposable
+{
+    private readonly string _dir = Directory.CreateDirectory(
+        Path.Combine(Path.GetTempPath(), "nalu-outputs-" + Guid.NewGuid().ToString("N"))).FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string PathIn(string name) => Path.Combine(_dir, name);
+
+    [Fact]
+    public void ARegularFileIsReplacedAtomicallyAndNoTemporaryFileIsLeft()
+    {
+        string path = PathIn("out.txt");
+        File.WriteAllText(path, "old");
+        SafeFile.WriteAllText(path, "new");
+        Assert.Equal("new", File.ReadAllText(path));
+        Assert.Equal(["out.txt"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void AFailedWriteLeavesTheOldFileAndNamesTheUsersPath()
+    {
+        string path = PathIn("keep.txt");
+        File.WriteAllText(path, "precious");
+        var e = Assert.Throws<InvalidOperationException>(() => SafeFile.Write(path, _ => throw new InvalidOperationException("boom")));
+        Assert.Equal("boom", e.Message);
+        Assert.Equal("precious", File.ReadAllText(path));
+        Assert.Single(Directory.GetFiles(_dir));
+    }
+
+    [Fact]
+    public void ASymlinkIsWrittenThroughToItsTarget()
+    {
+        string target = PathIn("target.txt");
+        string link = PathIn("link.txt");
+        File.WriteAllText(target, "old");
+        File.CreateSymbolicLink(link, target);
+        SafeFile.WriteAllText(link, "new");
+        Assert.NotNull(new FileInfo(link).LinkTarget);   // still a link
+        Assert.Equal("new", File.ReadAllText(target));
+    }
+
+    [Fact]
+    public void AFifoIsWrittenIntoNotReplaced()
+    {
+        Assert.SkipUnless(OperatingSystem.IsLinux(), "FIFOs are a Unix feature.");
+        string fifo = PathIn("pipe");
+        using (var mkfifo = Process.Start("mkfifo", fifo))
+            mkfifo.WaitForExit();
+        string? read = null;
+        var reader = new Thread(() => read = File.ReadAllText(fifo)) { IsBackground = true };
+        reader.Start();
+        SafeFile.WriteAllText(fifo, "through the pipe");
+        Assert.True(reader.Join(TimeSpan.FromSeconds(10)), "the FIFO's reader never finished");
+        Assert.Equal("through the pipe", read);
+        Assert.Null(new FileInfo(fifo).LinkTarget);
+        Assert.True(IsFifo(fifo), "the FIFO was replaced by a regular file");
+    }
+
+    [Fact]
+    public void ADirectoryIsRefusedWithItsName()
+    {
+        var e = Assert.Throws<IOException>(() => SafeFile.WriteAllText(_dir, "x"));
+        Assert.Contains(_dir, e.Message);
+        Assert.Contains("directory", e.Message);
+    }
+
+    [Fact]
+    public void AnOutputThatIsAnInputIsRefusedThroughLinksAndHardLinks()
+    {
+        string input = PathIn("in.csv");
+        File.WriteAllText(input, "1,2\n");
+        string soft = PathIn("soft.csv");
+        File.CreateSymbolicLink(soft, input);
+        var e = Assert.Throws<ArgumentException>(() => SafeFile.EnsureDistinct([("--input", input)], [("--output", soft)]));
+        Assert.Contains("--input", e.Message);
+        Assert.Contains("--output", e.Message);
+        Assert.Throws<ArgumentException>(() => SafeFile.EnsureDistinct([("--input", input)], [("--output", Path.Combine(_dir, ".", "in.csv"))]));
+        Assert.Throws<ArgumentException>(() => SafeFile.EnsureDistinct([], [("--save", PathIn("a")), ("--json", PathIn("a"))]));
+        if (OperatingSystem.IsLinux())
+        {
+            string hard = PathIn("hard.csv");
+            using (var ln = Process.Start("ln", [input, hard]))
+                ln.WaitForExit();
+            Assert.Throws<ArgumentException>(() => SafeFile.EnsureDistinct([("--input", input)], [("--output", hard)]));
+        }
+
+        // Distinct files, two inputs that are the same file, and standard output are all fine.
+        SafeFile.EnsureDistinct([("--input", input), ("--checkpoint", soft)], [("--output", PathIn("out.csv")), ("--json", "-")]);
+    }
+
+    [Fact]
+    public void PredictRefusesToWriteOverItsCheckpoint()
+    {
+        string model = PathIn("m.safetensors");
+        File.Copy(checkpoint.CheckpointPath, model);
+        byte[] before = File.ReadAllBytes(model);
+        string input = PathIn("in.csv");
+        File.WriteAllText(input, "1,2\n3,4\n");
+        var (code, _, stderr) = CliTests.RunCli("predict", "--checkpoint", model, "--input", input, "--output", model, "--device", "cpu");
+        Assert.Equal(2, code);
+        Assert.Contains("same file", stderr);
+        Assert.Equal(before, File.ReadAllBytes(model));
+    }
+
+    [Theory]
+    [InlineData("inf,2\n3,4\n5,6\n")]
+    [InlineData("0x10,2\n3,4\n5,6\n")]
+    [InlineData("\"1\",\"2\"\n3,4\n5,6\n")]
+    public void PredictNeverTakesAnUnparseableDataRowForAHeader(string csv)
+    {
+        string input = PathIn("in.csv");
+        File.WriteAllText(input, csv);
+        var (code, stdout, stderr) = CliTests.RunCli("predict", "--checkpoint", checkpoint.CheckpointPath, "--input", input, "--device", "cpu");
+        Assert.True(code == 1, $"exit {code}; stdout:\n{stdout}\nstderr:\n{stderr}");
+        Assert.Contains(":1:", stderr);
+        Assert.Contains("column 1", stderr);
+    }
+
+    [Fact]
+    public void PredictStillSkipsARealHeader()
+    {
+        string input = PathIn("in.csv");
+        File.WriteAllText(input, "x0,x1\n1,2\n3,4\n");
+        var (code, stdout, stderr) = CliTests.RunCli("predict", "--checkpoint", checkpoint.CheckpointPath, "--input", input, "--device", "cpu");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(3, stdout.Trim().Split('\n').Length);   // header + 2 rows
+    }
+
+    private static bool IsFifo(string path)
+    {
+        using var stat = Process.Start(new ProcessStartInfo("stat", ["-c", "%F", path]) { RedirectStandardOutput = true })!;
+        string kind = stat.StandardOutput.ReadToEnd();
+        stat.WaitForExit();
+        return kind.Contains("fifo", StringComparison.OrdinalIgnoreCase);
+    }
+}
