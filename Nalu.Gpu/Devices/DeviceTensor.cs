@@ -12,7 +12,7 @@ public sealed class DeviceTensor : IDisposable
     private DeviceTensor(NaluDevice device, MemoryBuffer1D<float, Stride1D.Dense> buffer, int[] shape)
     {
         Device = device;
-        Buffer = buffer;
+        _buffer = buffer;
         Shape = shape;
     }
 
@@ -23,9 +23,20 @@ public sealed class DeviceTensor : IDisposable
     public IReadOnlyList<int> Shape { get; }
 
     /// <summary>Number of elements.</summary>
-    public long Length => Buffer.Length;
+    public long Length => _buffer.Length;
 
-    internal MemoryBuffer1D<float, Stride1D.Dense> Buffer { get; }
+    private readonly MemoryBuffer1D<float, Stride1D.Dense> _buffer;
+    private bool _disposed;
+
+    internal MemoryBuffer1D<float, Stride1D.Dense> Buffer
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            Device.ThrowIfDisposed();
+            return _buffer;
+        }
+    }
 
     internal ArrayView<float> View => Buffer.View;
 
@@ -79,7 +90,13 @@ public sealed class DeviceTensor : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => Buffer.Dispose();
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        _buffer.Dispose();
+    }
 }
 
 /// <summary>Input checks shared by the API and the command line.</summary>

@@ -51,31 +51,41 @@ public sealed class NaluDevice : IDisposable
     private readonly Context _context;
     private readonly Dictionary<object, object> _kernels = new();
 
+    private readonly Accelerator _accelerator;
+    private bool _disposed;
+
     private NaluDevice(Context context, Accelerator accelerator, DeviceKind kind)
     {
         _context = context;
-        Accelerator = accelerator;
+        _accelerator = accelerator;
         Kind = kind;
     }
+
+    /// <summary>Whether <see cref="Dispose"/> has run; every use of a disposed device throws <see cref="ObjectDisposedException"/>.</summary>
+    public bool IsDisposed => _disposed;
 
     /// <summary>The backend in use.</summary>
     public DeviceKind Kind { get; }
 
     /// <summary>The device's name as ILGPU reports it.</summary>
     public string Name => Kind == DeviceKind.Native
-        ? $"native C# on {Environment.ProcessorCount} cores (+ {Accelerator.Name} for evaluation)"
-        : Accelerator.Name;
+        ? $"native C# on {Environment.ProcessorCount} cores (+ {_accelerator.Name} for evaluation)"
+        : _accelerator.Name;
 
     /// <summary>Short label for tables: <c>cpu</c>, <c>native</c>, or <c>cuda: NVIDIA H100 …</c>.</summary>
     public string ShortName => Kind switch
     {
         DeviceKind.Cpu => "cpu",
         DeviceKind.Native => "native",
-        _ => $"{Kind.ToString().ToLowerInvariant()}: {Accelerator.Name}",
+        _ => $"{Kind.ToString().ToLowerInvariant()}: {_accelerator.Name}",
     };
 
     /// <summary>The ILGPU accelerator (for callers that add their own kernels).</summary>
-    public Accelerator Accelerator { get; }
+    /// <exception cref="ObjectDisposedException">The device was disposed.</exception>
+    public Accelerator Accelerator => _disposed ? throw new ObjectDisposedException(nameof(NaluDevice)) : _accelerator;
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when the device was disposed.</summary>
+    internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
     /// <summary>Threads a fully occupied launch uses.</summary>
     internal int MaxConcurrentThreads => Accelerator.NumMultiprocessors * Accelerator.MaxNumThreadsPerMultiprocessor;
@@ -261,7 +271,10 @@ public sealed class NaluDevice : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        Accelerator.Dispose();
+        if (_disposed)
+            return;
+        _disposed = true;
+        _accelerator.Dispose();
         _context.Dispose();
     }
 

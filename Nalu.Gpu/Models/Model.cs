@@ -13,6 +13,7 @@ namespace Nalu.Gpu.Models;
 public sealed class Model : IDisposable
 {
     private readonly MemoryBuffer1D<float, Stride1D.Dense> _parameters, _gradients, _cache;
+    private bool _disposed;
 
     /// <summary>One model initialised from <paramref name="seed"/>.</summary>
     public Model(NaluDevice device, ModelArchitecture architecture, int seed) : this(device, architecture, [seed]) { }
@@ -61,34 +62,51 @@ public sealed class Model : IDisposable
     public int ParameterCount => Architecture.ParameterCount;
 
     internal IModelKernels Kernels { get; }
-    internal ArrayView<float> Parameters => _parameters.View;
-    internal ArrayView<float> Gradients => _gradients.View;
-    internal ArrayView<float> Cache => _cache.View;
+    internal ArrayView<float> Parameters => Usable(_parameters).View;
+    internal ArrayView<float> Gradients => Usable(_gradients).View;
+    internal ArrayView<float> Cache => Usable(_cache).View;
+
+    /// <summary>Whether <see cref="Dispose"/> has run (or the device it lives on was disposed).</summary>
+    public bool IsDisposed => _disposed || Device.IsDisposed;
+
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when the model or its device was disposed.</summary>
+    internal void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Device.ThrowIfDisposed();
+    }
+
+    private MemoryBuffer1D<float, Stride1D.Dense> Usable(MemoryBuffer1D<float, Stride1D.Dense> buffer)
+    {
+        ThrowIfDisposed();
+        return buffer;
+    }
 
     /// <summary>Host addresses of the buffers; valid only on the CPU accelerator, whose buffers are host memory.</summary>
     internal (IntPtr Parameters, IntPtr Gradients, IntPtr Cache) HostPointers =>
         Device.Accelerator.AcceleratorType == AcceleratorType.CPU
-            ? (_parameters.NativePtr, _gradients.NativePtr, _cache.NativePtr)
+            ? (Usable(_parameters).NativePtr, _gradients.NativePtr, _cache.NativePtr)
             : throw new InvalidOperationException("Host pointers exist only for models on the CPU accelerator.");
 
     /// <summary>All parameters, model after model (P·N values).</summary>
-    public float[] GetParameters() => _parameters.GetAsArray1D();
+    public float[] GetParameters() => Usable(_parameters).GetAsArray1D();
 
     /// <summary>The parameters of model <paramref name="model"/> (N values).</summary>
     public float[] GetParameters(int model)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(model);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(model, Count);
-        return _parameters.View.SubView((long)model * ParameterCount, ParameterCount).GetAsArray1D();
+        return Usable(_parameters).View.SubView((long)model * ParameterCount, ParameterCount).GetAsArray1D();
     }
 
     /// <summary>The last computed gradients, model after model (P·N values).</summary>
-    public float[] GetGradients() => _gradients.GetAsArray1D();
+    public float[] GetGradients() => Usable(_gradients).GetAsArray1D();
 
     /// <summary>Replaces all parameters (P·N values, or N values for model <paramref name="model"/> when given).</summary>
     /// <exception cref="ArgumentException">Wrong length, or a NaN/Inf value.</exception>
     public void SetParameters(ReadOnlySpan<float> values, int? model = null)
     {
+        ThrowIfDisposed();
         long expected = model is null ? (long)Count * ParameterCount : ParameterCount;
         if (values.Length != expected)
         {
@@ -122,6 +140,7 @@ public sealed class Model : IDisposable
     /// <exception cref="ArgumentException">A shape mismatch, naming both shapes.</exception>
     public DeviceTensor Forward(DeviceTensor x)
     {
+        ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(x);
         if (x.Device != Device)
             throw new ArgumentException("The input tensor lives on a different device than the model.", nameof(x));
@@ -140,6 +159,7 @@ public sealed class Model : IDisposable
     /// <summary>Host convenience: runs every model on the same <paramref name="samples"/> rows of x (B·I values); returns (P, B·O).</summary>
     public float[][] Predict(ReadOnlySpan<float> x, int samples)
     {
+        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfLessThan(samples, 1);
         int inputs = Architecture.Inputs;
         if (x.Length != (long)samples * inputs)
@@ -170,6 +190,9 @@ public sealed class Model : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         _parameters.Dispose();
         _gradients.Dispose();
         _cache.Dispose();

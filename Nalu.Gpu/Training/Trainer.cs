@@ -28,12 +28,14 @@ public sealed class Trainer : IDisposable
     private readonly float[] _hostLearningRates;
     private BatchedBuffers? _batched;
     private float[]? _nativePartials, _nativeScratch;
+    private bool _disposed;
 
     /// <summary>Prepares training; allocates optimizer state (zeroed) and per-model tables.</summary>
     public Trainer(Model model, ArithmeticTask task, TrainerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(task);
+        model.ThrowIfDisposed();
         _options = options ?? new TrainerOptions();
         _options.Validate(model.Count);
         if (model.Architecture.Inputs != task.Inputs)
@@ -105,6 +107,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Trains <paramref name="steps"/> more steps, evaluating every <see cref="TrainerOptions.EvaluateEvery"/> steps.</summary>
     public void Train(int steps, Action<TrainingProgress>? onProgress = null, CancellationToken cancellation = default)
     {
+        ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
         if ((long)Step + steps > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(steps), "Total steps exceed 2^31 − 1.");
@@ -225,6 +228,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Evaluates every model on the interpolation and extrapolation sets and records it in <see cref="History"/>.</summary>
     public Evaluation Evaluate()
     {
+        ThrowIfDisposed();
         var evaluation = new Evaluation(Step,
             SetError((int)CounterRng.InterpolationStream, Task.Interpolation, _options.ValidationSamples),
             SetError((int)CounterRng.ExtrapolationStream, Task.Extrapolation, _options.TestSamples));
@@ -316,9 +320,19 @@ public sealed class Trainer : IDisposable
         return result;
     }
 
+    /// <summary>Throws <see cref="ObjectDisposedException"/> when the trainer, its model or the model's device was disposed.</summary>
+    private void ThrowIfDisposed()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _model.ThrowIfDisposed();
+    }
+
     /// <inheritdoc />
     public void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         _seeds.Dispose();
         _ops.Dispose();
         _learningRates.Dispose();
