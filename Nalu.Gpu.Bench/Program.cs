@@ -48,7 +48,7 @@ public static class Program
             return 2;
         }
         catch (Exception e) when (e is DeviceUnavailableException or CheckpointFormatException or FileNotFoundException
-            or DirectoryNotFoundException or UnauthorizedAccessException or IOException or ArgumentException or InvalidDataException)
+            or DirectoryNotFoundException or UnauthorizedAccessException or IOException or ArgumentException or InvalidDataException or InsufficientMemoryException or ObjectDisposedException)
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

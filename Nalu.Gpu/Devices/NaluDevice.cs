@@ -204,8 +204,10 @@ public sealed class NaluDevice : IDisposable
             i = 0;
             foreach (var d in context.GetCPUDevices())
             {
-                result.Add(new DeviceInfo(DeviceKind.Cpu, i, $"ILGPU CPU accelerator ({d.NumThreads} simulated threads)", true, null, d.MemorySize));
-                result.Add(new DeviceInfo(DeviceKind.Native, i++, $"native C# training on {Environment.ProcessorCount} cores", true, null, d.MemorySize));
+                // ILGPU reports a nominal 8 EiB for its CPU device; the real limit is the host's memory.
+                long host = HostMemoryBytes;
+                result.Add(new DeviceInfo(DeviceKind.Cpu, i, $"ILGPU CPU accelerator ({d.NumThreads} simulated threads)", true, null, host));
+                result.Add(new DeviceInfo(DeviceKind.Native, i++, $"native C# training on {Environment.ProcessorCount} cores", true, null, host));
             }
         }
 
@@ -239,6 +241,30 @@ public sealed class NaluDevice : IDisposable
 
         return result;
     }
+
+    /// <summary>Bytes of memory the device offers: the GPU's memory, or the host's for the CPU accelerator and native path.</summary>
+    public long MemoryBytes => Accelerator.AcceleratorType == AcceleratorType.CPU ? HostMemoryBytes : Accelerator.MemorySize;
+
+    /// <summary>
+    /// Preflight before a large allocation: refuses, with a message that names what needs the memory and how much,
+    /// a request for more than the device offers.
+    /// </summary>
+    /// <exception cref="InsufficientMemoryException">The request does not fit.</exception>
+    public void EnsureFits(double bytes, string what)
+    {
+        long available = MemoryBytes;
+        if (bytes > available)
+        {
+            throw new InsufficientMemoryException(
+                $"{what} needs {FormatBytes(bytes)}, more than the {FormatBytes(available)} of memory on {ShortName}. Use fewer models, a smaller batch or smaller evaluation sets.");
+        }
+    }
+
+    internal static string FormatBytes(double bytes) =>
+        bytes >= 1 << 30 ? $"{bytes / (1 << 30):F1} GiB" : bytes >= 1 << 20 ? $"{bytes / (1 << 20):F1} MiB" : $"{bytes / 1024:F1} KiB";
+
+    /// <summary>The memory this process may use on the host (physical memory, or a container's limit).</summary>
+    public static long HostMemoryBytes => GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
 
     /// <summary>Loads a kernel once per device and keeps it strongly referenced (ILGPU caches weakly).</summary>
     internal T Kernel<T>(object key, Func<Accelerator, T> load) where T : class

@@ -29,6 +29,9 @@ public sealed class Model : IDisposable
         if ((long)seeds.Count * architecture.ParameterCount * 2 > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(seeds), $"{seeds.Count} models of {architecture.ParameterCount} parameters exceed 32-bit indexing.");
 
+        // Parameters, gradients and cache, plus the trainer's two optimizer moments: what a training run needs at least.
+        device.EnsureFits(4.0 * seeds.Count * (5.0 * architecture.ParameterCount + architecture.Unit.CacheCount),
+            $"{seeds.Count} model(s) of {architecture.ParameterCount} parameters");
         Device = device;
         Architecture = architecture;
         Seeds = seeds.ToArray();
