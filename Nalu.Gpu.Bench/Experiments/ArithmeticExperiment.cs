@@ -390,7 +390,7 @@ public static class ArithmeticExperiment
     /// <summary>
     /// The sparsity error <c>max over weights of min(|W|, |1 − |W||)</c> (science.md, Madsen &amp; Johansen) over every layer's
     /// effective weights: <c>W = tanh(Ŵ)·σ(M̂)</c> for NAC, NAC• and NALU (both paths when untied; the gate is not a
-    /// weight of the arithmetic), the raw weight matrix for dense layers (not the bias).
+    /// weight of the arithmetic), the raw weight matrix for NAU, NMU and dense layers (not the bias).
     /// </summary>
     public static double SparsityError(ModelArchitecture architecture, ReadOnlySpan<float> parameters)
     {
@@ -403,7 +403,7 @@ public static class ArithmeticExperiment
             var layer = architecture.Layers[l];
             var block = parameters.Slice(architecture.LayerOffset(l), layer.ParameterCount);
             int w = layer.Inputs * layer.Outputs;
-            if (layer.Kind == UnitKind.Dense)
+            if (layer.Kind is UnitKind.Dense or UnitKind.Nau or UnitKind.Nmu)
             {
                 for (int k = 0; k < w; k++)
                     worst = Math.Max(worst, Sparsity(block[k]));
