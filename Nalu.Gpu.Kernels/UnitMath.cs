@@ -52,6 +52,22 @@ public static class UnitMath
         float s = Sigmoid(mHat);
         return new GradientPair(gradW * (1f - t * t) * s, gradW * t * s * (1f - s));
     }
+
+    /// <summary>
+    /// ACCUMULATES into <c>grad[gradOffset + element]</c> the gradient of a layer's regulariser with respect to the
+    /// weight <c>parameters[paramOffset + element]</c> at 0-based <paramref name="step"/>: <c>λ(t)·penalty′(w)/count</c>
+    /// for a mean (sparsity), <c>β(t)·penalty′(w)</c> for a sum (L1). Nothing is added while the strength is 0.
+    /// </summary>
+    public static void AddRegularizerGradient<TMem>(
+        RegularizerSettings regularizer, int step, int count, int element, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+        where TMem : struct, IFloatMemory
+    {
+        float strength = regularizer.StrengthAt(step);
+        if (strength == 0f)
+            return;
+        float scale = regularizer.IsMean ? strength / count : strength;
+        grad[gradOffset + element] += scale * regularizer.PenaltyDerivative(parameters[paramOffset + element]);
+    }
 }
 
 /// <summary>Gradients of the two latent matrices behind one NAC weight.</summary>

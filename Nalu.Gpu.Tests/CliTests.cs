@@ -247,6 +247,47 @@ public sealed class CliTests(CliCheckpointFixture checkpoint, ITestOutputHelper 
         Assert.False(model.GetProperty("diverged").GetBoolean());
     }
 
+    [Theory]
+    [InlineData("--unit nau --lambda-start 10 --lambda-end 5", "--lambda-end 5")]
+    [InlineData("--unit nau --lambda-end 5", "--lambda-end")]                  // before the preset's start (5000)
+    [InlineData("--unit nmu --lambda=-1", "--lambda")]
+    [InlineData("--unit nmu --lambda NaN", "--lambda")]
+    [InlineData("--unit nmu --lambda Infinity", "--lambda")]
+    [InlineData("--unit nau --regularizer cubic", "'cubic'")]
+    [InlineData("--unit nau --schedule-scale 0", "--schedule-scale")]
+    [InlineData("--unit nau --lambda-start=-3", "--lambda-start")]
+    [InlineData("--unit nalu --lambda 1", "has no regulariser")]
+    [InlineData("--unit nau-nmu --hidden none", "one --hidden width")]
+    public void BadRegularizerOptionIsAUsageErrorThatNamesIt(string option, string expected)
+    {
+        var (code, _, stderr) = Run(Train(option.Split(' ')));
+        Assert.Equal(2, code);
+        Assert.Contains(expected, stderr);
+        Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains(expected));
+    }
+
+    [Theory]
+    [InlineData("nau-nmu", "mul")]
+    [InlineData("nau", "add")]
+    [InlineData("nmu", "mul")]
+    public void NauNmuTrainSaveAndPredict(string unit, string op)
+    {
+        string save = Path.Combine(checkpoint.Directory, $"{unit}.safetensors");
+        var (code, stdout, stderr) = Run(Train("--unit", unit, "--op", op, "--hidden", "2", "--steps", "40", "--lr", "0.05",
+            "--schedule-scale", "0.0001", "--save", save));
+        Assert.True(code == 0, $"exit {code}: {stderr}");
+        Assert.Contains("Regulariser: sparsity-linear", stdout);
+        Assert.Contains("without the regulariser", stdout);
+        string input = Path.Combine(checkpoint.Directory, $"{unit}.csv");
+        File.WriteAllText(input, "x0,x1\n1,2\n3,0\n");
+        var (predictCode, predicted, predictError) = Run("predict", "--checkpoint", save, "--input", input, "--device", "cpu");
+        Assert.True(predictCode == 0, $"exit {predictCode}: {predictError}");
+        var lines = predicted.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        int header = Array.IndexOf(lines, "y0");
+        Assert.True(header >= 0, "no y0 header");
+        Assert.All(lines.Skip(header + 1).Take(2), l => Assert.True(float.IsFinite(float.Parse(l, System.Globalization.CultureInfo.InvariantCulture))));
+    }
+
     [Fact]
     public void SaveIntoAMissingDirectoryIsAUsageError()
     {

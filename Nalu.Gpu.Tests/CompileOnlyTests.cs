@@ -37,7 +37,10 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         ("Dense<LeakyRelu>", typeof(DenseUnit<LeakyRelu>)),
         ("Dense<Softsign>", typeof(DenseUnit<Softsign>)),
         ("Dense<Hardtanh>", typeof(DenseUnit<Hardtanh>)),
+        ("Nau", typeof(NauUnit)),
+        ("Nmu", typeof(NmuUnit)),
         ("Chain<Nalu,Nalu>", typeof(Chain<NaluUnit, NaluUnit>)),
+        ("Chain<Nau,Nmu>", typeof(Chain<NauUnit, NmuUnit>)),
         ("Chain<Dense<Relu>,Chain<Dense<Relu>,Dense<Linear>>>",
             typeof(Chain<DenseUnit<Relu>, Chain<DenseUnit<Relu>, DenseUnit<Linear>>>)),
     ];

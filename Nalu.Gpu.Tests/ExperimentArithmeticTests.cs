@@ -304,11 +304,49 @@ public sealed class ExperimentArithmeticTests(CpuFixture cpu, ITestOutputHelper 
     [InlineData("--ranges", "2:1=2:6")]
     [InlineData("--steps", "0")]
     [InlineData("--inputs", "10")]
+    [InlineData("--lambda", "1")]                 // no preset among the default units
     public void BadOptions_ExitWith2AndSayWhy(string option, string value)
     {
         var (code, _, stderr) = Cli("experiment", "arithmetic", option, value, "--out", Path.Combine(_dir, "x"));
         Assert.Equal(2, code);
         Assert.Contains("error:", stderr);
+    }
+
+    [Theory]
+    [InlineData("--lambda-end", "5", "--lambda-end")]
+    [InlineData("--lambda", "-1", "--lambda")]
+    [InlineData("--lambda", "NaN", "--lambda")]
+    [InlineData("--regularizer", "cubic", "--regularizer")]
+    public void BadRegularizerOptions_ExitWith2AndNameTheOption(string option, string value, string expected)
+    {
+        var (code, _, stderr) = Cli("experiment", "arithmetic", "--units", "nau-nmu", $"{option}={value}", "--out", Path.Combine(_dir, "x"));
+        Assert.Equal(2, code);
+        Assert.Contains(expected, stderr);
+    }
+
+    [Fact]
+    public void Presets_RunWithTheirScheduleInTheTable_AndOldUnitsKeepTheirRows()
+    {
+        // A plain unit's rows carry no regulariser field, so results files written before presets existed resume unchanged.
+        string dir = Path.Combine(_dir, "presets");
+        string[] common = ["experiment", "arithmetic", "--quick", "--ops", "mul", "--seeds", "2", "--steps", "40", "--eval-every", "20",
+            "--threshold-samples", "1000", "--device", "cpu", "--quiet", "--out", dir];
+        Assert.Equal(0, Cli([.. common, "--units", "nac"]).Code);
+        Assert.DoesNotContain("regularizer", File.ReadAllText(Path.Combine(dir, "results.jsonl")));
+        Assert.Equal(0, Cli([.. common, "--units", "nac,nau-nmu,nau"]).Code);
+        var records = Records(dir);
+        Assert.Equal(6, records.Count);
+        Assert.Equal("sparsity-linear λ̂=10, steps 1000→2000", records.First(r => r.Unit == "nau-nmu").Regularizer);
+        Assert.Equal("sparsity-linear λ̂=0.01, steps 5→50", records.First(r => r.Unit == "nau").Regularizer);
+        Assert.Null(records.First(r => r.Unit == "nac").Regularizer);
+        string table = File.ReadAllText(Path.Combine(dir, "table.md"));
+        Assert.Contains("nau-nmu: sparsity-linear λ̂=10, steps 1000→2000", table);
+        Assert.Contains("--schedule-scale 0.001", table);
+
+        // Another schedule for the same rows is refused, naming the setting.
+        var (code, _, stderr) = Cli([.. common, "--units", "nau-nmu", "--schedule-scale", "0.002"]);
+        Assert.Equal(2, code);
+        Assert.Contains("regularizer", stderr);
     }
 
     [Fact]

@@ -51,6 +51,101 @@ public sealed class ReferenceGradientTests
             (p, xx, dy) => NacMultReference.Backward(p, xx, dy, batch, inputs, outputs));
     }
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Nau_BackwardMatchesFiniteDifferences(int batch, int inputs, int outputs, int seed)
+    {
+        var rng = new Random(seed);
+        var parameters = Uniform(rng, NauReference.ParameterCount(inputs, outputs), -1, 1);
+        var x = Uniform(rng, batch * inputs, -2, 2);
+        Check(
+            $"NAU B={batch} I={inputs} O={outputs}", seed, rng, parameters, x,
+            (p, xx) => NauReference.Forward(p, xx, batch, inputs, outputs),
+            (p, xx, dy) => NauReference.Backward(p, xx, dy, batch, inputs, outputs));
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Nmu_BackwardMatchesFiniteDifferences(int batch, int inputs, int outputs, int seed)
+    {
+        var rng = new Random(seed);
+        var parameters = Uniform(rng, NmuReference.ParameterCount(inputs, outputs), 0, 1);
+        var x = Uniform(rng, batch * inputs, -2, 3);
+        Check(
+            $"NMU B={batch} I={inputs} O={outputs}", seed, rng, parameters, x,
+            (p, xx) => NmuReference.Forward(p, xx, batch, inputs, outputs),
+            (p, xx, dy) => NmuReference.Backward(p, xx, dy, batch, inputs, outputs));
+    }
+
+    [Fact]
+    public void Nmu_ZeroFactorGivesFiniteExactGradients()
+    {
+        // Output 0: W = 1 on x0 = 0, so its factor is exactly 0 and z = 0; the other factors are 1.5 and 1.6.
+        // Output 1: no zero factor. A backward that divided z by the factor would give 0/0 here.
+        double[] w = [1, 0.5, 0.3, 0.2, 0.7, 0.9];
+        double[] x = [0, 2, 3];
+        var y = NmuReference.Forward(w, x, 1, 3, 2);
+        Assert.Equal(0, y[0]);
+        var (gw, gx) = NmuReference.Backward(w, x, [1.0, 0.0], 1, 3, 2);
+        Assert.All(gw, g => Assert.True(double.IsFinite(g)));
+        Assert.All(gx, g => Assert.True(double.IsFinite(g)));
+        Assert.Equal(-1 * 1.5 * 1.6, gw[0], 12);   // (x0 − 1)·f1·f2
+        Assert.Equal(0, gw[1]);                     // (x1 − 1)·f0·f2, f0 = 0
+        Assert.Equal(0, gw[2]);
+        Assert.Equal(1 * 1.5 * 1.6, gx[0], 12);     // W0·f1·f2
+        Assert.Equal(0, gx[1]);
+        Assert.Equal(0, gx[2]);
+
+        // And the finite differences agree (the product is a polynomial: smooth through the zero).
+        var rng = new Random(302);
+        Check("NMU zero factor", 302, rng, w, x,
+            (p, xx) => NmuReference.Forward(p, xx, 1, 3, 2),
+            (p, xx, dy) => NmuReference.Backward(p, xx, dy, 1, 3, 2));
+    }
+
+    public static TheoryData<bool, int> Regularizers => new() { { false, 400 }, { true, 401 } };
+
+    [Theory]
+    [MemberData(nameof(Regularizers))]
+    public void Sparsity_GradientMatchesFiniteDifferencesOfLambdaTimesMeanPenalty(bool squared, int seed)
+    {
+        // λ̂ = 10 ramped over steps 100→300; at step 250 λ = 7.5.
+        var settings = Nalu.Gpu.Kernels.RegularizerSettings.Sparsity(10f, 100, 300, squared);
+        const int step = 250;
+        var rng = new Random(seed);
+        // W in [−1, 1] away from the linear shape's kinks at 0 and ±½.
+        var w = Uniform(rng, 23, -1, 1).Select(v => Math.Abs(Math.Abs(v) - 0.5) < 0.02 || Math.Abs(v) < 0.02 ? v + 0.05 : v).ToArray();
+        var analytic = SparsityReference.Gradient(settings, step, w);
+        CompareWithFiniteDifferences($"sparsity squared={squared} (seed {seed})", w, analytic, p => SparsityReference.Loss(settings, step, p), mayHaveKinks: false);
+
+        // The float code the units run (RegularizerSettings) gives the same gradient and penalty.
+        float lambda = settings.StrengthAt(step);
+        Assert.Equal(7.5f, lambda);
+        for (int k = 0; k < w.Length; k++)
+        {
+            Assert.Equal(analytic[k], lambda * settings.PenaltyDerivative((float)w[k]) / w.Length, 5);
+            Assert.Equal(SparsityReference.Penalty(squared, w[k]), settings.Penalty((float)w[k]), 5);
+        }
+    }
+
+    [Fact]
+    public void Sparsity_StrengthAtStartMidpointAndEnd()
+    {
+        var r = Nalu.Gpu.Kernels.RegularizerSettings.Sparsity(10f, 1000, 3000);
+        Assert.Equal(0f, r.StrengthAt(0));
+        Assert.Equal(0f, r.StrengthAt(999));
+        Assert.Equal(0f, r.StrengthAt(1000));   // the ramp starts at 0
+        Assert.Equal(5f, r.StrengthAt(2000));   // midpoint
+        Assert.Equal(10f, r.StrengthAt(3000));  // end
+        Assert.Equal(10f, r.StrengthAt(int.MaxValue));
+        foreach (int step in new[] { 0, 999, 1000, 1500, 2000, 2999, 3000, 5000 })
+            Assert.Equal(SparsityReference.Strength(10, 1000, 3000, step), r.StrengthAt(step), 5);
+        // start = end: a step function at start.
+        var jump = Nalu.Gpu.Kernels.RegularizerSettings.Sparsity(2f, 50, 50);
+        Assert.Equal(0f, jump.StrengthAt(49));
+        Assert.Equal(2f, jump.StrengthAt(50));
+    }
+
     public static TheoryData<bool, int, int, int, int> NaluShapes => new()
     {
         { false, 1, 1, 1, 21 },
@@ -119,7 +214,7 @@ public sealed class ReferenceGradientTests
         Assert.Equal(1000, DenseReference.Apply(ReferenceActivation.Softplus, 1000), 12);
     }
 
-    public static TheoryData<string> Models => new() { "NaluUntied-Dense<Tanh>-Nac", "NacMult-Dense<Relu>-Nalu", "Dense<Selu>-Nac-NacMult" };
+    public static TheoryData<string> Models => new() { "NaluUntied-Dense<Tanh>-Nac", "NacMult-Dense<Relu>-Nalu", "Dense<Selu>-Nac-NacMult", "Nau-Nmu" };
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -132,6 +227,7 @@ public sealed class ReferenceGradientTests
                 [ReferenceLayer.Nalu(4, 3, untied: true), ReferenceLayer.Dense(3, 5, ReferenceActivation.Tanh), ReferenceLayer.Nac(5, 2)],
             "NacMult-Dense<Relu>-Nalu" =>
                 [ReferenceLayer.NacMult(3, 4), ReferenceLayer.Dense(4, 4, ReferenceActivation.Relu), ReferenceLayer.Nalu(4, 2)],
+            "Nau-Nmu" => [ReferenceLayer.Nau(4, 3), ReferenceLayer.Nmu(3, 2)],
             _ => [ReferenceLayer.Dense(3, 4, ReferenceActivation.Selu), ReferenceLayer.Nac(4, 3), ReferenceLayer.NacMult(3, 2)],
         };
         int seed = 200 + model.Length;

@@ -63,10 +63,10 @@ public abstract class UnitKernelTests
 
     // ------------------------------------------------------------------ test data
 
-    public static readonly string[] SingleCases = ["Nac", "NacMult", "Nalu", "NaluUntied", "Dense<Relu>", "Dense<Tanh>"];
+    public static readonly string[] SingleCases = ["Nac", "NacMult", "Nalu", "NaluUntied", "Nau", "Nmu", "Dense<Relu>", "Dense<Tanh>"];
 
     public static readonly string[] ChainCases =
-        ["Chain<Nalu,Nalu>", "Chain<NaluUntied,Dense<Tanh>,Nac>", "Chain<Dense<Relu>,Nac,Dense<Sigmoid>>"];
+        ["Chain<Nalu,Nalu>", "Chain<NaluUntied,Dense<Tanh>,Nac>", "Chain<Dense<Relu>,Nac,Dense<Sigmoid>>", "Chain<Nau,Nmu>"];
 
     public static IEnumerable<string> AllCases => SingleCases.Concat(ChainCases);
 
@@ -389,6 +389,51 @@ public abstract class UnitKernelTests
         Assert.Equal(n * 2, partials.Length);
     }
 
+    /// <summary>
+    /// FinishGradients also runs each unit's Regularize: with λ = λ̂ from step 0 (start = end = 0) the finished NAU/NMU
+    /// gradient is the raw one plus the sparsity reference's <c>λ·penalty′(W)/(O·I)</c>, for both shapes.
+    /// </summary>
+    [Theory]
+    [InlineData("Nau+Linear", 1, 1)]
+    [InlineData("Nau+Squared", 13, 3)]
+    [InlineData("Nmu+Linear", 13, 3)]
+    [InlineData("Nmu+Squared", 1, 1)]
+    [InlineData("Chain<Nau,Nmu>+Linear", 13, 3)]
+    public void FinishGradients_AddsTheRegularizerGradient(string name, int inputs, int outputs)
+    {
+        var acc = _fixture.Device.Accelerator;
+        const int models = 2;
+        var problem = Problem.Random(KernelCase.Create(name, inputs, outputs), models, batch: 1, Seed(name, inputs, models, 97));
+        var shape = Shape(problem, chunks: 1, needDx: false);
+        var rng = new Random(Seed(name, inputs, models, 96));
+        var raw = new float[models * problem.N];
+        for (int k = 0; k < raw.Length; k++)
+            raw[k] = (float)(rng.NextDouble() * 2 - 1);
+
+        using var buffers = new DeviceBuffers(acc, problem.Case.Unit, shape);
+        buffers.Upload(problem);
+        buffers.Gradients.View.CopyFromCPU(raw);
+        Launch(acc, problem, shape, buffers, (c, b) => problem.Case.FinishGradients(acc, c, shape, b));
+
+        var settings = KernelCase.RegularizerOf(name);
+        var expected = new List<double>();
+        for (int p = 0; p < models; p++)
+        {
+            var parameters = problem.ParametersOf(p);
+            int offset = 0;
+            foreach (var layer in problem.Case.Layers)
+            {
+                var w = parameters.AsSpan(offset, layer.ParameterCount);
+                var g = SparsityReference.Gradient(settings, 0, w);
+                for (int k = 0; k < g.Length; k++)
+                    expected.Add(raw[p * problem.N + offset + k] + g[k]);
+                offset += layer.ParameterCount;
+            }
+        }
+
+        Compare(expected.ToArray(), buffers.Download(buffers.Gradients), GradientTolerance, problem, "regularised gradients");
+    }
+
     [Fact]
     public void Launch_RejectsBuffersOfTheWrongLength()
     {
@@ -518,7 +563,7 @@ public abstract class UnitKernelTests
         {
             int w = layer.Inputs * layer.Outputs;
             var block = parameters.AsSpan(offset, layer.ParameterCount);
-            if (layer.Kind != ReferenceUnitKind.Dense)
+            if (layer.Kind is not (ReferenceUnitKind.Dense or ReferenceUnitKind.Nau or ReferenceUnitKind.Nmu))
                 cache.AddRange(NacReference.Weights(block[..w], block[w..(2 * w)]));
             if (layer.Untied)
                 cache.AddRange(NacReference.Weights(block[(2 * w)..(3 * w)], block[(3 * w)..(4 * w)]));
@@ -539,7 +584,7 @@ public abstract class UnitKernelTests
         foreach (var layer in layers)
         {
             int w = layer.Inputs * layer.Outputs;
-            int pairs = layer.Kind == ReferenceUnitKind.Dense ? 0 : layer.Untied ? 2 : 1;
+            int pairs = layer.Kind is ReferenceUnitKind.Dense or ReferenceUnitKind.Nau or ReferenceUnitKind.Nmu ? 0 : layer.Untied ? 2 : 1;
             for (int pair = 0; pair < pairs; pair++)
             {
                 int wHat = offset + 2 * pair * w, mHat = wHat + w;
@@ -582,6 +627,14 @@ public abstract class UnitKernelTests
                 "NacMult" => Of(name, new NacMultUnit(i, o), ReferenceLayer.NacMult(i, o)),
                 "Nalu" => Of(name, new NaluUnit(i, o), ReferenceLayer.Nalu(i, o)),
                 "NaluUntied" => Of(name, new NaluUnit(i, o, untied: true), ReferenceLayer.Nalu(i, o, untied: true)),
+                "Nau" => Of(name, new NauUnit(i, o), ReferenceLayer.Nau(i, o)),
+                "Nmu" => Of(name, new NmuUnit(i, o), ReferenceLayer.Nmu(i, o)),
+                "Nau+Linear" or "Nau+Squared" => Of(name, new NauUnit(i, o, RegularizerOf(name)), ReferenceLayer.Nau(i, o)),
+                "Nmu+Linear" or "Nmu+Squared" => Of(name, new NmuUnit(i, o, RegularizerOf(name)), ReferenceLayer.Nmu(i, o)),
+                "Chain<Nau,Nmu>" => Of(name, new Chain<NauUnit, NmuUnit>(new NauUnit(i, h), new NmuUnit(h, o)), ReferenceLayer.Nau(i, h), ReferenceLayer.Nmu(h, o)),
+                "Chain<Nau,Nmu>+Linear" => Of(name,
+                    new Chain<NauUnit, NmuUnit>(new NauUnit(i, h, RegularizerOf(name)), new NmuUnit(h, o, RegularizerOf(name))),
+                    ReferenceLayer.Nau(i, h), ReferenceLayer.Nmu(h, o)),
                 "Dense<Linear>" => Dense<Linear>(name, i, o, ReferenceActivation.Linear),
                 "Dense<Relu>" => Dense<Relu>(name, i, o, ReferenceActivation.Relu),
                 "Dense<Relu6>" => Dense<Relu6>(name, i, o, ReferenceActivation.Relu6),
@@ -607,6 +660,10 @@ public abstract class UnitKernelTests
                 _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown kernel case."),
             };
         }
+
+        /// <summary>The regulariser of a "+Linear"/"+Squared" case: λ̂ = 3 in full from step 0.</summary>
+        public static Nalu.Gpu.Kernels.RegularizerSettings RegularizerOf(string name) =>
+            Nalu.Gpu.Kernels.RegularizerSettings.Sparsity(3f, 0, 0, squared: name.EndsWith("+Squared", StringComparison.Ordinal));
 
         private static KernelCase Dense<TActivation>(string name, int i, int o, ReferenceActivation activation)
             where TActivation : struct, IActivation =>
@@ -730,6 +787,14 @@ public abstract class UnitKernelTests
                     }
                 }
 
+                if (layer.Kind == ReferenceUnitKind.Nmu)
+                {
+                    // W = 1 on every 4th input, 0 elsewhere: at most 4 factors of 1e4 (a float product of 1e16, not ∞),
+                    // and x = 0 with W = 1 makes a factor exactly 0 (the backward must not divide by it).
+                    for (int k = 0; k < w; k++)
+                        block[k] = k % i % 4 == 0 ? 1f : k % 3 == 0 ? 0.5f : 0f;
+                }
+
                 if (layer.Kind == ReferenceUnitKind.Nac)
                 {
                     for (int k = 0; k < i; k++)
@@ -769,6 +834,12 @@ public abstract class UnitKernelTests
                     case ReferenceUnitKind.Nalu:
                         values.AddRange(Uniform(rng, (layer.Untied ? 4 : 2) * w, -2, 2));
                         values.AddRange(Uniform(rng, w, -1, 1));
+                        break;
+                    case ReferenceUnitKind.Nau:
+                        values.AddRange(Uniform(rng, w, -1, 1));    // its feasible set
+                        break;
+                    case ReferenceUnitKind.Nmu:
+                        values.AddRange(Uniform(rng, w, 0, 1));
                         break;
                     default:
                         values.AddRange(Uniform(rng, 2 * w, -2, 2));

@@ -33,8 +33,30 @@ public sealed class ExperimentArithmeticOptions : CommonOptions
     /// <summary>The --quick learning rate (30× the protocol's), so that + and − are solved within its few steps.</summary>
     public const float QuickLearningRate = 3e-2f;
 
-    [Option("units", HelpText = "Units, comma separated: nac, nac-mult, nalu, nalu-untied, mlp-ACTIVATION (e.g. mlp-relu6, mlp-linear, mlp-tanh). Default nac,nalu,mlp-relu6,mlp-linear.")]
+    /// <summary>
+    /// The --quick schedule scale of the presets' regularisers: nau-nmu's warm-up 1e6→2e6 becomes 1000→2000 and nau's
+    /// 5e3→5e4 becomes 5→50, so the regulariser acts within the 5000 steps.
+    /// </summary>
+    public const double QuickScheduleScale = 1e-3;
+
+    [Option("units", HelpText = "Units, comma separated: nac, nac-mult, nalu, nalu-untied, mlp-ACTIVATION (e.g. mlp-relu6, mlp-linear, mlp-tanh), " +
+        "or presets with the papers' regularisers: nau-nmu (NAU then NMU), nau (NAU then NAU). Default nac,nalu,mlp-relu6,mlp-linear.")]
     public string? Units { get; set; }
+
+    [Option("regularizer", HelpText = RegularizerOptions.KindHelp)]
+    public string? Regularizer { get; set; }
+
+    [Option("lambda", HelpText = RegularizerOptions.LambdaHelp)]
+    public float? Lambda { get; set; }
+
+    [Option("lambda-start", HelpText = RegularizerOptions.StartHelp)]
+    public int? LambdaStart { get; set; }
+
+    [Option("lambda-end", HelpText = RegularizerOptions.EndHelp)]
+    public int? LambdaEnd { get; set; }
+
+    [Option("schedule-scale", HelpText = RegularizerOptions.ScaleHelp + "; 0.001 with --quick.")]
+    public double? ScheduleScale { get; set; }
 
     [Option("ops", HelpText = "Ops, comma separated: add, sub, mul, div, square, sqrt. Default all six.")]
     public string? Ops { get; set; }
@@ -128,9 +150,21 @@ public sealed class ExperimentArithmeticOptions : CommonOptions
         if (string.IsNullOrWhiteSpace(Out))
             throw new UsageException("--out must name a folder.");
         var (shard, shards) = ParseShard(Shard);
+        var units = ParseList(Units, ArithmeticUnit.Defaults, ArithmeticUnit.Parse, u => u.Name, "--units");
+        var overrides = RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale);
+        if (overrides is not null && units.All(u => u.Preset is null))
+        {
+            throw new UsageException("--regularizer, --lambda, --lambda-start, --lambda-end and --schedule-scale apply to the preset units " +
+                $"({string.Join(", ", Nalu.Gpu.Models.ModelPresets.All.Select(p => p.Name))}); --units names none.");
+        }
+
+        if (Quick && ScheduleScale is null)
+            overrides = (overrides ?? new Nalu.Gpu.Models.RegularizerOverrides()) with { ScheduleScale = QuickScheduleScale };
+        foreach (var unit in units.Where(u => u.Preset is not null))
+            RegularizerOptions.Apply(unit.Preset!.Regularizer, overrides);
         var settings = new ArithmeticSettings
         {
-            Units = ParseList(Units, ArithmeticUnit.Defaults, ArithmeticUnit.Parse, u => u.Name, "--units"),
+            Units = units.Select(u => u.WithOverrides(overrides)).ToArray(),
             Ops = ParseList(Ops, ArithmeticSettings.AllOps, ArithmeticExperiment.ParseOp, ArithmeticExperiment.OpName, "--ops"),
             Ranges = ParseRanges(Ranges),
             Seeds = seeds, FirstSeed = Seed, Steps = steps, Batch = Batch, LearningRate = lr, EvalEvery = evalEvery,
@@ -222,6 +256,9 @@ public sealed class ExperimentArithmeticOptions : CommonOptions
         if (s.Epsilon != 1e-5)
             parts.Add($"--epsilon {s.Epsilon.ToString("G", inv)}");
         parts.Add($"--threshold-samples {s.ThresholdSamples}");
+        string regularizer = RegularizerOptions.CommandLine(s.Units.FirstOrDefault(u => u.Overrides is not null)?.Overrides);
+        if (regularizer.Length > 0)
+            parts.Add(regularizer);
         if (s.ShardCount > 1)
             parts.Add($"--shard {s.ShardIndex}/{s.ShardCount}");
         parts.Add($"--device {Device.ToLowerInvariant()}");
@@ -325,7 +362,7 @@ internal static class ExperimentArithmeticCommand
     /// <summary>A record with the settings of this run, to compare with what a results file already holds.</summary>
     private static ModelRecord Prototype(ArithmeticSettings s, GridItem item) => new()
     {
-        Unit = item.Unit.Name, Op = ArithmeticExperiment.OpName(item.Op), Interpolation = item.Range.Interpolation.ToString(),
+        Unit = item.Unit.Name, Regularizer = item.Unit.Regularizer, Op = ArithmeticExperiment.OpName(item.Op), Interpolation = item.Range.Interpolation.ToString(),
         Extrapolation = item.Range.Extrapolation.ToString(), Seed = item.Seed, Inputs = s.Inputs, Hidden = s.Hidden,
         SubsetSize = s.SubsetSize, SubsetGap = s.SubsetGap, Steps = s.Steps,
         Batch = s.Batch, LearningRate = s.LearningRate, EvalEvery = s.EvalEvery, EvalSamples = s.EvalSamples, Epsilon = s.Epsilon,
@@ -422,6 +459,7 @@ internal static class ExperimentArithmeticCommand
                 Lr = settings.LearningRate, settings.EvalEvery, settings.EvalSamples, settings.Inputs, settings.Hidden, settings.SubsetSize,
                 settings.SubsetGap, settings.Epsilon,
                 settings.ThresholdSamples, Shard = $"{settings.ShardIndex}/{settings.ShardCount}",
+                Regularizers = settings.Units.Where(u => u.Regularizer is not null).ToDictionary(u => u.Name, u => u.Regularizer),
             },
             Deviations = deviations,
         });
@@ -450,7 +488,15 @@ internal static class ExperimentArithmeticCommand
             $"{records.Count} models of {Values(r => r.Inputs)}→{Values(r => r.Hidden)}→1 (a, b: sums of {Values(r => r.SubsetSize)} inputs, " +
             $"{Values(r => r.SubsetGap)} apart); {Values(r => r.Steps)} Adam steps (lr {Values(r => r.LearningRate)}, batch {Values(r => r.Batch)}), " +
             $"evaluated every {Values(r => r.EvalEvery)} steps and at step 0 on {Values(r => r.EvalSamples)} validation + {Values(r => r.EvalSamples)} test samples; " +
-            $"each model judged at its best-validation step; threshold ε = {Values(r => r.Epsilon)} ({Values(r => r.ThresholdSamples)} Monte Carlo samples).";
+            $"each model judged at its best-validation step; threshold ε = {Values(r => r.Epsilon)} ({Values(r => r.ThresholdSamples)} Monte Carlo samples)." +
+            Regularizers(records);
+    }
+
+    /// <summary>The regulariser schedules of the preset units, as a sentence (empty when no record has one).</summary>
+    private static string Regularizers(IReadOnlyList<ModelRecord> records)
+    {
+        var used = records.Where(r => r.Regularizer is not null).Select(r => $"{r.Unit}: {r.Regularizer}").Distinct().ToArray();
+        return used.Length == 0 ? "" : $"\n\nRegulariser schedules (the reported MSEs never include the regulariser): {string.Join("; ", used)}.";
     }
 
     private static string PlotTitle(IReadOnlyList<ModelRecord> records)

@@ -11,8 +11,28 @@ namespace Nalu.Gpu.Bench.Cli;
 /// <summary>Options that define a model, a task and an optimizer; shared by train and bench.</summary>
 public abstract class ModelOptions : CommonOptions
 {
-    [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, mlp (dense layers, --activation between them, linear output).")]
+    [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, nau, nmu, mlp (dense layers, --activation between them, linear output); " +
+        "or a two-layer preset with one --hidden width: nau-nmu (NAU then NMU). nau, nmu and nau-nmu carry the paper's sparsity regulariser (see --regularizer).")]
     public string Unit { get; set; } = "nalu";
+
+    [Option("regularizer", HelpText = RegularizerOptions.KindHelp)]
+    public string? Regularizer { get; set; }
+
+    [Option("lambda", HelpText = RegularizerOptions.LambdaHelp)]
+    public float? Lambda { get; set; }
+
+    [Option("lambda-start", HelpText = RegularizerOptions.StartHelp)]
+    public int? LambdaStart { get; set; }
+
+    [Option("lambda-end", HelpText = RegularizerOptions.EndHelp)]
+    public int? LambdaEnd { get; set; }
+
+    [Option("schedule-scale", HelpText = RegularizerOptions.ScaleHelp + ".")]
+    public double? ScheduleScale { get; set; }
+
+    /// <summary>The regulariser changes the options ask for (null: none).</summary>
+    internal RegularizerOverrides? RegularizerOverrides() =>
+        RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale);
 
     [Option("activation", Default = "relu", HelpText = "Hidden activation of mlp: linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, prelu (learned slope), softsign, hardtanh.")]
     public string Activation { get; set; } = "relu";
@@ -92,6 +112,22 @@ public abstract class ModelOptions : CommonOptions
             throw new UsageException($"{option} '{text}': every width must be at least 1.");
         int[] widths = [Inputs, .. hidden, 1];
         string unit = (unitOverride ?? Unit).ToLowerInvariant();
+        // The regulariser options belong to the main model only (not to a --baseline MLP).
+        var overrides = unitOverride is null ? RegularizerOverrides() : null;
+        bool regularized = unit is "nau" or "nmu" || ModelPresets.Find(unit) is not null;
+        if (overrides is not null && !regularized)
+            throw new UsageException($"--regularizer, --lambda, --lambda-start, --lambda-end and --schedule-scale apply to nau, nmu and the presets ({string.Join(", ", ModelPresets.All.Select(p => p.Name))}); --unit {unit} has no regulariser.");
+        if (ModelPresets.Find(unit) is { } preset && unit != "nau")
+        {
+            if (hidden.Length != 1)
+                throw new UsageException($"--unit {unit} is a two-layer preset (inputs→hidden→1): give one {option} width, e.g. 2.");
+            var r = RegularizerOptions.Apply(preset.Regularizer, overrides);
+            return preset.Build(Inputs, hidden[0], r);
+        }
+
+        // nau (every layer an NAU, the 'nau' preset's regulariser) and nmu (every layer an NMU, the NMU model's).
+        var nau = RegularizerOptions.Apply(ModelPresets.NauDefault, overrides);
+        var nmu = RegularizerOptions.Apply(ModelPresets.NmuDefault, overrides);
         var layers = new List<LayerSpec>();
         for (int i = 0; i + 1 < widths.Length; i++)
         {
@@ -102,8 +138,10 @@ public abstract class ModelOptions : CommonOptions
                 "nac-mult" => LayerSpec.NacMult(widths[i], widths[i + 1]),
                 "nalu" => LayerSpec.Nalu(widths[i], widths[i + 1]),
                 "nalu-untied" => LayerSpec.Nalu(widths[i], widths[i + 1], untied: true),
+                "nau" => LayerSpec.Nau(widths[i], widths[i + 1], nau),
+                "nmu" => LayerSpec.Nmu(widths[i], widths[i + 1], nmu),
                 "mlp" => LayerSpec.Dense(widths[i], widths[i + 1], last ? Act.Linear : ParseActivation(Activation)),
-                _ => throw new UsageException($"--unit '{unit}' is not one of nac, nac-mult, nalu, nalu-untied, mlp."),
+                _ => throw new UsageException($"--unit '{unit}' is not one of nac, nac-mult, nalu, nalu-untied, nau, nmu, mlp, {string.Join(", ", ModelPresets.All.Select(p => p.Name))}."),
             });
         }
 

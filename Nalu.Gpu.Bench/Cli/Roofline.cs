@@ -27,6 +27,10 @@ internal static class Roofline
                 UnitKind.NacMult => 2 * io + layer.Inputs + layer.Outputs + 2 * io + (inputGradient ? 2 * io + layer.Inputs : 0),
                 // a, z, gate dot products; logs, exp, sigmoid; three raw gradients; dx from three paths
                 UnitKind.Nalu => 6 * io + layer.Inputs + 2 * layer.Outputs + 6 * io + (inputGradient ? 6 * io + layer.Inputs : 0),
+                // a = x·Wᵀ; raw grad δxᵀ; dx = δW (W used directly)
+                UnitKind.Nau => 2 * io + 2 * io + (inputGradient ? 2 * io : 0),
+                // factors and prefix products; suffix products, raw grad and dx
+                UnitKind.Nmu => 3 * io + 5 * io + (inputGradient ? 2 * io : 0),
                 _ => 2 * io + 2 * io + (inputGradient ? 2 * io : 0) + 2 * layer.Outputs,
             };
         }

@@ -12,7 +12,7 @@ namespace Nalu.Gpu.Bench.Cli;
 [Verb("train", HelpText = "Train on the static arithmetic task and report interpolation and extrapolation MSE.")]
 public sealed class TrainOptions : ModelOptions
 {
-    [Option("steps", Default = 10000, HelpText = "Optimizer steps.")]
+    [Option("steps", Default = 10000, HelpText = "Optimizer steps. The reported train loss is the last step's batch MSE, without the regulariser.")]
     public int Steps { get; set; } = 10000;
 
     [Option("eval-every", Default = 1000, HelpText = "Evaluate every this many steps (0: only at the end).")]
@@ -121,6 +121,9 @@ internal static class TrainCommand
         var trained = model = new Model(device, architecture, o.Seeds);
         using var trainer = new Trainer(model, task, options);
         log.WriteLine($"Training {architecture.ShortName} on {task.Op} ({task.Inputs} inputs), {o.Models} model(s), {o.Steps} steps, batch {o.Batch}, strategy {trainer.Strategy}");
+        var regularizers = architecture.Layers.Where(l => l.HasRegularizer).Select(l => ModelPresets.Describe(l.Regularizer)).Distinct().ToArray();
+        if (regularizers.Length > 0)
+            log.WriteLine($"Regulariser: {string.Join("; ", regularizers)} (added to the gradient; the reported loss is the batch MSE without it)");
         var clock = Stopwatch.StartNew();
         Action<TrainingProgress>? periodic = periodicSave && o.SaveEvery > 0 && o.Save is not null
             ? p =>
@@ -160,7 +163,7 @@ internal static class TrainCommand
                     {
                         periodic?.Invoke(p);
                         bar.Value = p.Step;
-                        bar.Description = $"step {p.Step} loss {Median(p.Losses):G3}";
+                        bar.Description = $"step {p.Step} batch MSE {Median(p.Losses):G3}";
                     });
                 });
             return;
@@ -177,7 +180,7 @@ internal static class TrainCommand
             while (next <= p.Step)
                 next += every;
             string eval = p.Evaluation is null ? "" : $"  interp {Median(p.Evaluation.Interpolation):G3}  extrap {Median(p.Evaluation.Extrapolation):G3}";
-            log.WriteLine($"  step {p.Step,8}/{p.TotalSteps}  loss {Median(p.Losses):G4}{eval}  ({p.Step / clock.Elapsed.TotalSeconds:F0} steps/s)");
+            log.WriteLine($"  step {p.Step,8}/{p.TotalSteps}  batch MSE {Median(p.Losses):G4}{eval}  ({p.Step / clock.Elapsed.TotalSeconds:F0} steps/s)");
         });
     }
 
@@ -191,7 +194,7 @@ internal static class TrainCommand
 
     private static void PrintSummary(IReadOnlyList<RunResult> results, TextWriter log)
     {
-        var table = new Table().AddColumns("Model", "Seeds", "Train loss", "Interpolation MSE", "Extrapolation MSE", "Steps/s");
+        var table = new Table().AddColumns("Model", "Seeds", "Train loss (batch MSE)", "Interpolation MSE", "Extrapolation MSE", "Steps/s");
         foreach (var r in results)
         {
             var m = r.Models;
@@ -201,6 +204,7 @@ internal static class TrainCommand
         }
 
         Output.Console(log).Write(table);
+        log.WriteLine("  Train loss: the last step's batch MSE, without the regulariser (nau, nmu, presets); MSEs are on the evaluation sets.");
 
         int diverged = results.Sum(r => r.Models.Count(x => x.Diverged));
         if (diverged > 0)

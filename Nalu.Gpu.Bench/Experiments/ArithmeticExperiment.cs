@@ -8,13 +8,23 @@ using Nalu.Gpu.Training;
 
 namespace Nalu.Gpu.Bench.Experiments;
 
-/// <summary>A unit of the benchmark: a name as the CLI spells it and the layer of that unit.</summary>
-/// <param name="Name">e.g. <c>nac</c>, <c>nalu</c>, <c>mlp-relu6</c>, <c>mlp-linear</c>.</param>
-/// <param name="Kind">Unit kind of both layers.</param>
+/// <summary>A unit of the benchmark: a name as the CLI spells it and the layer of that unit, or a model preset.</summary>
+/// <param name="Name">e.g. <c>nac</c>, <c>nalu</c>, <c>mlp-relu6</c>, <c>mlp-linear</c>, <c>nau-nmu</c>.</param>
+/// <param name="Kind">Unit kind of both layers (of the first layer for a preset).</param>
 /// <param name="Activation">Dense only: the hidden layer's activation (the output layer is linear).</param>
 /// <param name="Untied">NALU only: separate weights for the two paths.</param>
-public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activation = Activation.Linear, bool Untied = false)
+/// <param name="Preset">A <see cref="ModelPresets"/> entry that builds the model (e.g. NAU → NMU with its regulariser), or null.</param>
+/// <param name="Overrides">Changes to the preset's regulariser (e.g. a schedule scale for short runs), or null.</param>
+public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activation = Activation.Linear, bool Untied = false,
+    ModelPreset? Preset = null, RegularizerOverrides? Overrides = null)
 {
+    /// <summary>The regulariser and its schedule in words for a preset (e.g. <c>sparsity-linear λ̂=10, steps 1000→2000</c>); null for units without one.</summary>
+    public string? Regularizer => Preset is null ? null : ModelPresets.Describe(Preset.RegularizerWith(Overrides));
+
+    /// <summary>This unit with regulariser <paramref name="overrides"/> (units without a preset are unchanged).</summary>
+    public ArithmeticUnit WithOverrides(RegularizerOverrides? overrides) =>
+        Preset is null || overrides is null || overrides.IsEmpty ? this : this with { Overrides = overrides };
+
     /// <summary>The defaults: NAC, NALU, and the MLP baselines with ReLU6 and with no activation.</summary>
     public static readonly IReadOnlyList<ArithmeticUnit> Defaults =
     [
@@ -23,18 +33,23 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
     ];
 
     /// <summary>The model <c>inputs → hidden → 1</c> of this unit; an MLP's hidden layer has the activation, its output layer none.</summary>
-    public ModelArchitecture Architecture(int inputs, int hidden) => Kind switch
+    public ModelArchitecture Architecture(int inputs, int hidden) => Preset is not null ? Preset.Create(inputs, hidden, Overrides) : Kind switch
     {
         UnitKind.Dense => new ModelArchitecture([LayerSpec.Dense(inputs, hidden, Activation), LayerSpec.Dense(hidden, 1, Activation.Linear)]),
         UnitKind.Nalu => new ModelArchitecture([LayerSpec.Nalu(inputs, hidden, Untied), LayerSpec.Nalu(hidden, 1, Untied)]),
         _ => ModelArchitecture.Uniform(Kind, inputs, hidden, 1),
     };
 
-    /// <summary>Parses <c>nac</c>, <c>nac-mult</c>, <c>nalu</c>, <c>nalu-untied</c>, <c>mlp-ACTIVATION</c> (or just the activation, e.g. <c>relu6</c>).</summary>
+    /// <summary>
+    /// Parses <c>nac</c>, <c>nac-mult</c>, <c>nalu</c>, <c>nalu-untied</c>, a preset (<c>nau-nmu</c>, <c>nau</c>: see
+    /// <see cref="ModelPresets"/>), <c>mlp-ACTIVATION</c> (or just the activation, e.g. <c>relu6</c>).
+    /// </summary>
     /// <exception cref="FormatException">An unknown name.</exception>
     public static ArithmeticUnit Parse(string text)
     {
         string name = text.Trim().ToLowerInvariant();
+        if (ModelPresets.Find(name) is { } preset)
+            return new(preset.Name, UnitKind.Nau, Preset: preset);
         switch (name)
         {
             case "nac":
@@ -50,7 +65,7 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
         string activation = name.StartsWith("mlp-", StringComparison.Ordinal) ? name[4..] : name;
         if (!ActivationNames.TryGetValue(activation.Replace("_", "-"), out var act))
         {
-            throw new FormatException($"'{text}' is not a unit: use nac, nac-mult, nalu, nalu-untied or mlp-ACTIVATION " +
+            throw new FormatException($"'{text}' is not a unit: use nac, nac-mult, nalu, nalu-untied, {string.Join(", ", ModelPresets.All.Select(p => p.Name))} or mlp-ACTIVATION " +
                 $"with ACTIVATION one of {string.Join(", ", ActivationNames.Keys)}.");
         }
 
@@ -390,7 +405,7 @@ public static class ArithmeticExperiment
     /// <summary>
     /// The sparsity error <c>max over weights of min(|W|, |1 − |W||)</c> (science.md, Madsen &amp; Johansen) over every layer's
     /// effective weights: <c>W = tanh(Ŵ)·σ(M̂)</c> for NAC, NAC• and NALU (both paths when untied; the gate is not a
-    /// weight of the arithmetic), the raw weight matrix for dense layers (not the bias).
+    /// weight of the arithmetic), the raw weight matrix for NAU, NMU and dense layers (not the bias).
     /// </summary>
     public static double SparsityError(ModelArchitecture architecture, ReadOnlySpan<float> parameters)
     {
@@ -403,7 +418,7 @@ public static class ArithmeticExperiment
             var layer = architecture.Layers[l];
             var block = parameters.Slice(architecture.LayerOffset(l), layer.ParameterCount);
             int w = layer.Inputs * layer.Outputs;
-            if (layer.Kind == UnitKind.Dense)
+            if (layer.Kind is UnitKind.Dense or UnitKind.Nau or UnitKind.Nmu)
             {
                 for (int k = 0; k < w; k++)
                     worst = Math.Max(worst, Sparsity(block[k]));
@@ -599,6 +614,7 @@ public static class ArithmeticExperiment
                 Interpolation = range.Interpolation.ToString(),
                 Extrapolation = range.Extrapolation.ToString(),
                 Seed = item.Seed,
+                Regularizer = unit.Regularizer,
                 Inputs = s.Inputs,
                 Hidden = s.Hidden,
                 SubsetSize = trainer.Task.SubsetSize,

@@ -23,6 +23,13 @@ public sealed record ModelRecord
     /// <summary>Model seed (initialisation, subsets, data).</summary>
     public required int Seed { get; init; }
 
+    /// <summary>
+    /// The regulariser and its schedule of a preset unit (e.g. <c>sparsity-linear λ̂=10, steps 1000→2000</c>); absent for
+    /// units without one, so older results files read unchanged.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Regularizer { get; init; }
+
     /// <summary>Input width.</summary>
     public required int Inputs { get; init; }
     /// <summary>Hidden width.</summary>
@@ -100,6 +107,7 @@ public sealed record ModelRecord
         yield return ("eval-samples", EvalSamples.ToString(inv));
         yield return ("epsilon", Epsilon.ToString("R", inv));
         yield return ("threshold-samples", ThresholdSamples.ToString(inv));
+        yield return ("regularizer", Regularizer ?? "none");
     }
 
     /// <summary>The first setting in which two records differ, or null.</summary>

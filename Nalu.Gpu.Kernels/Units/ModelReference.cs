@@ -11,6 +11,10 @@ public enum ReferenceUnitKind
     Nalu,
     /// <summary><see cref="DenseReference"/> with <see cref="ReferenceLayer.Activation"/>.</summary>
     Dense,
+    /// <summary><see cref="NauReference"/>.</summary>
+    Nau,
+    /// <summary><see cref="NmuReference"/>.</summary>
+    Nmu,
 }
 
 /// <summary>One layer of a <see cref="ModelReference"/>: a unit type and its widths.</summary>
@@ -50,6 +54,10 @@ public readonly record struct ReferenceLayer
     public static ReferenceLayer NacMult(int inputs, int outputs) => new(ReferenceUnitKind.NacMult, inputs, outputs);
     /// <summary>A NALU layer, tied unless <paramref name="untied"/>.</summary>
     public static ReferenceLayer Nalu(int inputs, int outputs, bool untied = false) => new(ReferenceUnitKind.Nalu, inputs, outputs, untied);
+    /// <summary>An NAU layer.</summary>
+    public static ReferenceLayer Nau(int inputs, int outputs) => new(ReferenceUnitKind.Nau, inputs, outputs);
+    /// <summary>An NMU layer.</summary>
+    public static ReferenceLayer Nmu(int inputs, int outputs) => new(ReferenceUnitKind.Nmu, inputs, outputs);
     /// <summary>A dense layer with bias and <paramref name="activation"/>.</summary>
     public static ReferenceLayer Dense(int inputs, int outputs, ReferenceActivation activation) =>
         new(ReferenceUnitKind.Dense, inputs, outputs, false, activation);
@@ -60,6 +68,8 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Nac => NacReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.Nalu => NaluReference.ParameterCount(Inputs, Outputs, Untied),
+        ReferenceUnitKind.Nau => NauReference.ParameterCount(Inputs, Outputs),
+        ReferenceUnitKind.Nmu => NmuReference.ParameterCount(Inputs, Outputs),
         _ => DenseReference.ParameterCount(Inputs, Outputs),
     };
 
@@ -69,6 +79,8 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Nac => NacReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.Nalu => NaluReference.Forward(parameters, x, batch, Inputs, Outputs, Untied),
+        ReferenceUnitKind.Nau => NauReference.Forward(parameters, x, batch, Inputs, Outputs),
+        ReferenceUnitKind.Nmu => NmuReference.Forward(parameters, x, batch, Inputs, Outputs),
         _ => DenseReference.Forward(parameters, x, batch, Inputs, Outputs, Activation),
     };
 
@@ -79,6 +91,8 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Nac => NacReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.Nalu => NaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Untied),
+        ReferenceUnitKind.Nau => NauReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
+        ReferenceUnitKind.Nmu => NmuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         _ => DenseReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Activation),
     };
 

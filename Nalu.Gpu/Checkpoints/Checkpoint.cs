@@ -13,7 +13,7 @@ namespace Nalu.Gpu.Checkpoints;
 /// </summary>
 /// <remarks>
 /// Tensor names are <c>layers.{l}.{name}</c>, with the names of <see cref="LayerSpec.Tensors"/>
-/// (<c>W_hat</c>, <c>M_hat</c>, <c>G</c>; untied NALU <c>W_hat_add</c>, <c>M_hat_add</c>, <c>W_hat_mul</c>,
+/// (<c>W_hat</c>, <c>M_hat</c>, <c>G</c>; NAU and NMU <c>W</c>; untied NALU <c>W_hat_add</c>, <c>M_hat_add</c>, <c>W_hat_mul</c>,
 /// <c>M_hat_mul</c>, <c>G</c>; dense <c>weight</c>, <c>bias</c>). Matrices are (O, I) as in <c>torch.nn.Linear</c>;
 /// a population of P models adds a leading dimension P. Metadata (all strings): <c>format</c> =
 /// <c>nalu-gpu/1</c>, <c>architecture</c> (JSON list of layers), <c>seeds</c> (JSON list), and optionally
@@ -31,7 +31,33 @@ public static class Checkpoint
     };
 
     /// <summary>Layer description as stored in the metadata.</summary>
-    public sealed record LayerRecord(UnitKind Kind, int Inputs, int Outputs, bool Untied, Activation Activation);
+    public sealed record LayerRecord(
+        UnitKind Kind, int Inputs, int Outputs, bool Untied, Activation Activation,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RegularizerRecord? Regularizer = null)
+    {
+        /// <summary>The record of a layer (its regulariser only when it has one).</summary>
+        public static LayerRecord Of(LayerSpec l) => new(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation,
+            l.Regularizer.Kind == RegularizerKind.None ? null : RegularizerRecord.Of(l.Regularizer));
+
+        /// <summary>The layer; a missing regulariser (every checkpoint written before regularisers existed) is none.</summary>
+        public LayerSpec ToSpec() => new(Kind, Inputs, Outputs, Untied, Activation)
+        {
+            Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None,
+        };
+    }
+
+    /// <summary>A layer's regulariser as stored in the metadata (the fields of <see cref="RegularizerSettings"/>).</summary>
+    public sealed record RegularizerRecord(RegularizerKind Kind, float Strength, float StrengthEnd, int Start, int End, int Every)
+    {
+        /// <summary>The record of <paramref name="r"/>.</summary>
+        public static RegularizerRecord Of(RegularizerSettings r) => new(r.Kind, r.Strength, r.StrengthEnd, r.Start, r.End, r.Every);
+
+        /// <summary>Back to settings (validated with the layer).</summary>
+        public RegularizerSettings ToSettings() => new()
+        {
+            Kind = Kind, Strength = Strength, StrengthEnd = StrengthEnd, Start = Start, End = End, Every = Every,
+        };
+    }
 
     /// <summary>Task description as stored in the metadata.</summary>
     public sealed record TaskRecord(ArithmeticOp Op, int Inputs, string Interpolation, string Extrapolation, int SubsetSize, int SubsetGap);
@@ -65,7 +91,7 @@ public static class Checkpoint
         var metadata = new Dictionary<string, string>
         {
             ["format"] = Format,
-            ["architecture"] = JsonSerializer.Serialize(arch.Layers.Select(l => new LayerRecord(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation)), Json),
+            ["architecture"] = JsonSerializer.Serialize(arch.Layers.Select(LayerRecord.Of), Json),
             ["seeds"] = JsonSerializer.Serialize(model.Seeds),
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
         };
@@ -97,7 +123,7 @@ public static class Checkpoint
         {
             var layers = JsonSerializer.Deserialize<LayerRecord[]>(Need("architecture"), Json)
                 ?? throw new CheckpointFormatException($"'{path}': empty architecture.");
-            arch = new ModelArchitecture(layers.Select(l => new LayerSpec(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation)).ToArray());
+            arch = new ModelArchitecture(layers.Select(l => l.ToSpec()).ToArray());
             seeds = JsonSerializer.Deserialize<int[]>(Need("seeds")) ?? [];
             if (seeds.Length == 0)
                 throw new CheckpointFormatException($"'{path}': the seed list is empty.");

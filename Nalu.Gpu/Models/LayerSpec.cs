@@ -14,6 +14,10 @@ public enum UnitKind
     Nalu,
     /// <summary>Dense layer with bias and an activation.</summary>
     Dense,
+    /// <summary>NAU (Madsen &amp; Johansen): <c>y = x Wᵀ</c>, W clamped to [−1, 1], optional sparsity regulariser.</summary>
+    Nau,
+    /// <summary>NMU (Madsen &amp; Johansen): <c>y_o = Π_i (W_oi x_i + 1 − W_oi)</c>, W clamped to [0, 1], optional sparsity regulariser.</summary>
+    Nmu,
 }
 
 /// <summary>Activations of <see cref="UnitKind.Dense"/> layers.</summary>
@@ -51,7 +55,8 @@ public enum Activation
 /// Xavier-uniform, <c>U(±√(6/(I+O)))</c>; dense weights are Kaiming-uniform <c>U(±√(6/I))</c> for the ReLU
 /// family and Xavier-uniform otherwise, with zero biases. Values come from the counter RNG keyed by
 /// (seed, layer, element), so a seed fixes the initial model on every device. A PReLU layer's slope α starts
-/// at 0.25 (PyTorch's default) and its weights are initialised as for the ReLU family.
+/// at 0.25 (PyTorch's default) and its weights are initialised as for the ReLU family. NAU (Madsen &amp; Johansen):
+/// <c>U[−r, r]</c> with <c>r = min(0.5, √3·√(2/(I+O)))</c>; NMU: <c>U[0.25, 0.75]</c>.
 /// </remarks>
 /// <param name="Kind">Unit type.</param>
 /// <param name="Inputs">Input width I ≥ 1.</param>
@@ -66,6 +71,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public static LayerSpec NacMult(int inputs, int outputs) => new(UnitKind.NacMult, inputs, outputs);
     /// <summary>A NALU layer (tied weights unless <paramref name="untied"/>).</summary>
     public static LayerSpec Nalu(int inputs, int outputs, bool untied = false) => new(UnitKind.Nalu, inputs, outputs, untied);
+    /// <summary>An NAU layer with an optional sparsity regulariser (none by default).</summary>
+    public static LayerSpec Nau(int inputs, int outputs, RegularizerSettings regularizer = default) =>
+        new(UnitKind.Nau, inputs, outputs) { Regularizer = regularizer };
+    /// <summary>An NMU layer with an optional sparsity regulariser (none by default).</summary>
+    public static LayerSpec Nmu(int inputs, int outputs, RegularizerSettings regularizer = default) =>
+        new(UnitKind.Nmu, inputs, outputs) { Regularizer = regularizer };
     /// <summary>A dense layer with bias.</summary>
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
@@ -86,6 +97,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
                 UnitKind.Nac or UnitKind.NacMult => [("W_hat", matrix), ("M_hat", matrix)],
                 UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", matrix)],
                 UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", matrix)],
+                UnitKind.Nau or UnitKind.Nmu => [("W", matrix)],
                 _ when Activation == Activation.PRelu => [("weight", matrix), ("bias", [Outputs]), ("alpha", [1])],
                 _ => [("weight", matrix), ("bias", [Outputs])],
             };
@@ -113,8 +125,34 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
         if (Untied && Kind != UnitKind.Nalu)
             throw new ArgumentException($"Only NALU layers can be untied; got {Kind}.");
+        ValidateRegularizer();
         if ((long)Inputs * Outputs * 5 > int.MaxValue / 4)
             throw new ArgumentOutOfRangeException(nameof(Inputs), $"Layer {Inputs}→{Outputs} is too large for 32-bit indexing.");
+    }
+
+    /// <summary>Whether this layer's unit has a regulariser (NAU and NMU).</summary>
+    public bool HasRegularizer => Kind is UnitKind.Nau or UnitKind.Nmu;
+
+    private void ValidateRegularizer()
+    {
+        var r = Regularizer;
+        if (r.Kind == RegularizerKind.None)
+            return;
+        if (!HasRegularizer)
+        {
+            throw new ArgumentException(
+                $"Layer {this}: {Kind} layers have no regulariser, but a {r.Kind} regulariser was given (only NAU and NMU layers take one).");
+        }
+
+        if (!Enum.IsDefined(r.Kind))
+            throw new ArgumentOutOfRangeException(nameof(Regularizer), r.Kind, $"Layer {this}: unknown regulariser kind.");
+        if (!(float.IsFinite(r.Strength) && r.Strength >= 0f) || !(float.IsFinite(r.StrengthEnd) && r.StrengthEnd >= 0f))
+            throw new ArgumentOutOfRangeException(nameof(Regularizer), r.Strength, $"Layer {this}: the regulariser strength must be finite and ≥ 0.");
+        if (r.Kind == RegularizerKind.L1 ? r.Every < 1 : r.Start < 0 || r.End < r.Start)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Regularizer),
+                $"Layer {this}: bad regulariser schedule (start {r.Start}, end {r.End}, every {r.Every}); need 0 ≤ start ≤ end (L1: every ≥ 1).");
+        }
     }
 
     /// <summary>The kernel-side unit value.</summary>
@@ -123,6 +161,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         UnitKind.Nac => new NacUnit(Inputs, Outputs),
         UnitKind.NacMult => new NacMultUnit(Inputs, Outputs),
         UnitKind.Nalu => new NaluUnit(Inputs, Outputs, Untied),
+        UnitKind.Nau => new NauUnit(Inputs, Outputs, Regularizer),
+        UnitKind.Nmu => new NmuUnit(Inputs, Outputs, Regularizer),
         _ => Activation switch
         {
             Activation.Linear => new DenseUnit<Linear>(Inputs, Outputs),
@@ -144,6 +184,19 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     internal void Initialize(Span<float> block, int seed, int layerIndex)
     {
         float xavier = MathF.Sqrt(6f / (Inputs + Outputs));
+        if (Kind is UnitKind.Nau or UnitKind.Nmu)
+        {
+            // NAU: U[−r, r], r = min(0.5, √3·√(2/(I+O))); NMU: U[0.25, 0.75] (Madsen & Johansen).
+            float r = MathF.Min(0.5f, MathF.Sqrt(3f) * MathF.Sqrt(2f / (Inputs + Outputs)));
+            for (int k = 0; k < block.Length; k++)
+            {
+                float u = CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)k);
+                block[k] = Kind == UnitKind.Nau ? (2f * u - 1f) * r : 0.25f + 0.5f * u;
+            }
+
+            return;
+        }
+
         bool reluFamily = Activation is Activation.Relu or Activation.Relu6 or Activation.LeakyRelu or Activation.PRelu;
         float bound = Kind == UnitKind.Dense && reluFamily ? MathF.Sqrt(6f / Inputs) : xavier;
         int weights = Kind == UnitKind.Dense ? Inputs * Outputs : block.Length;

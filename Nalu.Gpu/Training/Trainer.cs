@@ -89,7 +89,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Steps trained so far.</summary>
     public int Step { get; private set; }
 
-    /// <summary>Training loss of each model's latest step.</summary>
+    /// <summary>Training loss of each model's latest step: the batch MSE, without any regulariser (NAU/NMU sparsity), which only adds to the gradient.</summary>
     public float[] LastLosses { get; private set; }
 
     /// <summary>Models whose loss became NaN or infinite (their training went on; their results are flagged).</summary>

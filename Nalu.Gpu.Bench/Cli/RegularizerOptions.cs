@@ -1,0 +1,86 @@
+using System.Globalization;
+using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Models;
+
+namespace Nalu.Gpu.Bench.Cli;
+
+/// <summary>The regulariser options shared by train and experiment arithmetic: help texts and their validation.</summary>
+internal static class RegularizerOptions
+{
+    public const string KindHelp = "Regulariser of nau, nmu and the presets (nau-nmu, nau): linear (min(|W|, 1-|W|)), squared (W²(1-|W|)²) or none. Default: the preset's (linear).";
+    public const string LambdaHelp = "Regulariser strength λ̂ (finite, >= 0). Default: the preset's (nau-nmu and nmu 10, nau 0.01).";
+    public const string StartHelp = "First step of λ's linear warm-up from 0 (>= 0). Default: the preset's (nau-nmu and nmu 1000000, nau 5000).";
+    public const string EndHelp = "Step at which λ reaches λ̂ (>= --lambda-start). Default: the preset's (nau-nmu and nmu 2000000, nau 50000).";
+    public const string ScaleHelp = "Multiplies the warm-up's start and end (the preset's or the given ones), for short runs: 0.001 turns 1e6→2e6 into 1000→2000. Default 1";
+
+    /// <summary>The overrides the options ask for, or null when none is given; a bad value is a <see cref="UsageException"/> naming its option.</summary>
+    public static RegularizerOverrides? Build(string? kind, float? lambda, int? start, int? end, double? scale)
+    {
+        if (kind is null && lambda is null && start is null && end is null && scale is null)
+            return null;
+        RegularizerKind? parsed = kind?.Trim().ToLowerInvariant() switch
+        {
+            null => null,
+            "linear" => RegularizerKind.SparsityLinear,
+            "squared" => RegularizerKind.SparsitySquared,
+            "none" => RegularizerKind.None,
+            _ => throw new UsageException($"--regularizer '{kind}' is not one of linear, squared, none."),
+        };
+        if (lambda is { } l && !(float.IsFinite(l) && l >= 0f))
+            throw new UsageException($"--lambda {Text(l)} must be a finite number >= 0.");
+        if (start is < 0)
+            throw new UsageException($"--lambda-start {start} must be >= 0.");
+        if (end is < 0)
+            throw new UsageException($"--lambda-end {end} must be >= 0.");
+        if (start is { } s && end is { } e && e < s)
+            throw new UsageException($"--lambda-end {e} comes before --lambda-start {s}; the warm-up must end at or after its start.");
+        if (scale is { } f && !(double.IsFinite(f) && f > 0))
+            throw new UsageException($"--schedule-scale {f.ToString("G", CultureInfo.InvariantCulture)} must be a positive number.");
+        return new RegularizerOverrides { Kind = parsed, Lambda = lambda, Start = start, End = end, ScheduleScale = scale ?? 1 };
+    }
+
+    /// <summary>The settings in effect for <paramref name="defaults"/> with <paramref name="overrides"/>; an end before the start (one given, one the preset's) is a <see cref="UsageException"/>.</summary>
+    public static RegularizerSettings Apply(RegularizerSettings defaults, RegularizerOverrides? overrides)
+    {
+        try
+        {
+            return overrides?.Apply(defaults) ?? defaults;
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            string option = e.ParamName switch
+            {
+                "End" or "end" => "--lambda-end",
+                "Start" or "start" => "--lambda-start",
+                "ScheduleScale" => "--schedule-scale",
+                _ => "--lambda",
+            };
+            throw new UsageException($"{option}: {FirstLine(e.Message)} (with the preset's defaults: {ModelPresets.Describe(defaults)}).");
+        }
+    }
+
+    /// <summary>The options as command-line text (for a reproducible command line), or empty.</summary>
+    public static string CommandLine(RegularizerOverrides? o)
+    {
+        if (o is null)
+            return "";
+        var inv = CultureInfo.InvariantCulture;
+        var parts = new List<string>();
+        if (o.Kind is { } k)
+            parts.Add($"--regularizer {(k == RegularizerKind.SparsitySquared ? "squared" : k == RegularizerKind.None ? "none" : "linear")}");
+        if (o.Lambda is { } l)
+            parts.Add($"--lambda {l.ToString("G", inv)}");
+        if (o.Start is { } s)
+            parts.Add($"--lambda-start {s}");
+        if (o.End is { } e)
+            parts.Add($"--lambda-end {e}");
+        if (o.ScheduleScale != 1)
+            parts.Add($"--schedule-scale {o.ScheduleScale.ToString("G", inv)}");
+        return string.Join(" ", parts);
+    }
+
+    private static string Text(float v) => v.ToString("G", CultureInfo.InvariantCulture);
+
+    // ArgumentOutOfRangeException appends "(Parameter 'x')" and "Actual value was" lines.
+    private static string FirstLine(string message) => message.Split('\n')[0].Split(" (Parameter")[0].Trim();
+}
