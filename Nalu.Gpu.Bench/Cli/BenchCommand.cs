@@ -14,7 +14,7 @@ namespace Nalu.Gpu.Bench.Cli;
 [Verb("bench", HelpText = "Time training throughput here and in PyTorch, in one run, and print the ratios.")]
 public sealed class BenchOptions : CommonOptions
 {
-    [Option("config", Default = "all", HelpText = "reference (NALU 100→2→1, batch 128, Adam, 1 model), population (the same, 64 models), large-batch (1 model, batch 4096), or all.")]
+    [Option("config", Default = "all", HelpText = "reference (NALU 100→2→1, batch 128, Adam, 1 model), population (the same, 64 models), large-batch (1 model, batch 4096), nau-nmu (Madsen & Johansen's NAU→NMU 100→2→1 with its clamps and sparsity regulariser, 1 model), nau-nmu-population (the same, 64 models), or all.")]
     public string Config { get; set; } = "all";
 
     [Option("devices", HelpText = "Our devices to time, comma separated (cpu, native, cuda, opencl). Default: cuda when present, else cpu and native. Overrides --device.")]
@@ -47,13 +47,21 @@ public sealed record BenchRow(
 
 internal static class BenchCommand
 {
-    private sealed record Config(string Name, int Models, int Batch, int TorchSteps);
+    // Unit: the PyTorch script's --unit, and which of our architectures (nalu or nau-nmu).
+    private sealed record Config(string Name, int Models, int Batch, int TorchSteps, string Unit = "nalu")
+    {
+        public ModelArchitecture Architecture() => Unit == "nau-nmu"
+            ? ModelPresets.Create("nau-nmu", 100, 2)
+            : ModelArchitecture.Uniform(UnitKind.Nalu, 100, 2, 1);
+    }
 
     private static readonly Config[] Configs =
     [
         new("reference", 1, 128, 1000),
         new("population", 64, 128, 60),
         new("large-batch", 1, 4096, 60),
+        new("nau-nmu", 1, 128, 1000, "nau-nmu"),
+        new("nau-nmu-population", 64, 128, 60, "nau-nmu"),
     ];
 
     public static int Run(BenchOptions o)
@@ -64,7 +72,7 @@ internal static class BenchCommand
             ? Configs
             : Configs.Where(c => c.Name == o.Config.ToLowerInvariant()).ToArray();
         if (configs.Length == 0)
-            throw new UsageException($"--config '{o.Config}' is not one of reference, population, large-batch, all.");
+            throw new UsageException($"--config '{o.Config}' is not one of {string.Join(", ", Configs.Select(c => c.Name))}, all.");
         var kinds = ResolveDevices(o);
         string? script = o.NoTorch ? null : FindTorchScript();
         bool toStdout = o.Json == "-";
@@ -86,7 +94,7 @@ internal static class BenchCommand
                     torchCache[(config.Name, torchDevice)] = torch;
                 }
 
-                var arch = ReferenceArchitecture();
+                var arch = config.Architecture();
                 double flops = Roofline.FlopsPerSample(arch);
                 var (peak, basis) = Roofline.Peak(device);
                 rows.Add(new BenchRow(config.Name, device.ShortName, strategy, config.Models, config.Batch, rate, rate * config.Batch,
@@ -122,13 +130,11 @@ internal static class BenchCommand
         return o.Devices.Split(',').Select(d => new TrainOptions { Device = d.Trim() }.DeviceKind).Distinct().ToArray();
     }
 
-    private static ModelArchitecture ReferenceArchitecture() => ModelArchitecture.Uniform(UnitKind.Nalu, 100, 2, 1);
-
     /// <summary>Median model-steps/s over repeats of about --seconds each, after an untimed warm-up (kernel compile, JIT).</summary>
     private static (double Rate, string Strategy) TimeOurs(NaluDevice device, Config config, BenchOptions o)
     {
         var seeds = Enumerable.Range(0, config.Models).ToArray();
-        using var model = new Model(device, ReferenceArchitecture(), seeds);
+        using var model = new Model(device, config.Architecture(), seeds);
         using var trainer = new Trainer(model, new ArithmeticTask(ArithmeticOp.Mul), new TrainerOptions
         {
             Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50,
@@ -155,7 +161,7 @@ internal static class BenchCommand
     {
         var args = new[]
         {
-            script, "--unit", "nalu", "--op", "mul", "--inputs", "100", "--hidden", "2", "--batch", config.Batch.ToString(CultureInfo.InvariantCulture),
+            script, "--unit", config.Unit, "--op", "mul", "--inputs", "100", "--hidden", "2", "--batch", config.Batch.ToString(CultureInfo.InvariantCulture),
             "--models", config.Models.ToString(CultureInfo.InvariantCulture), "--steps", config.TorchSteps.ToString(CultureInfo.InvariantCulture),
             "--repeats", repeats.ToString(CultureInfo.InvariantCulture), "--threads", "best", "--device", device,
         };
