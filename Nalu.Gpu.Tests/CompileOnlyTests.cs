@@ -26,6 +26,8 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         ("Nac", typeof(NacUnit)),
         ("NacMult", typeof(NacMultUnit)),
         ("Nalu", typeof(NaluUnit)),
+        ("Npu", typeof(NpuUnit)),
+        ("RealNpu", typeof(RealNpuUnit)),
         ("Dense<Linear>", typeof(DenseUnit<Linear>)),
         ("Dense<Relu>", typeof(DenseUnit<Relu>)),
         ("Dense<Relu6>", typeof(DenseUnit<Relu6>)),

@@ -11,6 +11,10 @@ public enum ReferenceUnitKind
     Nalu,
     /// <summary><see cref="DenseReference"/> with <see cref="ReferenceLayer.Activation"/>.</summary>
     Dense,
+    /// <summary><see cref="NpuReference"/>.</summary>
+    Npu,
+    /// <summary><see cref="RealNpuReference"/>.</summary>
+    RealNpu,
 }
 
 /// <summary>One layer of a <see cref="ModelReference"/>: a unit type and its widths.</summary>
@@ -50,6 +54,10 @@ public readonly record struct ReferenceLayer
     public static ReferenceLayer NacMult(int inputs, int outputs) => new(ReferenceUnitKind.NacMult, inputs, outputs);
     /// <summary>A NALU layer, tied unless <paramref name="untied"/>.</summary>
     public static ReferenceLayer Nalu(int inputs, int outputs, bool untied = false) => new(ReferenceUnitKind.Nalu, inputs, outputs, untied);
+    /// <summary>A complex NPU layer.</summary>
+    public static ReferenceLayer Npu(int inputs, int outputs) => new(ReferenceUnitKind.Npu, inputs, outputs);
+    /// <summary>A real NPU layer.</summary>
+    public static ReferenceLayer RealNpu(int inputs, int outputs) => new(ReferenceUnitKind.RealNpu, inputs, outputs);
     /// <summary>A dense layer with bias and <paramref name="activation"/>.</summary>
     public static ReferenceLayer Dense(int inputs, int outputs, ReferenceActivation activation) =>
         new(ReferenceUnitKind.Dense, inputs, outputs, false, activation);
@@ -60,6 +68,8 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Nac => NacReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.Nalu => NaluReference.ParameterCount(Inputs, Outputs, Untied),
+        ReferenceUnitKind.Npu => NpuReference.ParameterCount(Inputs, Outputs),
+        ReferenceUnitKind.RealNpu => RealNpuReference.ParameterCount(Inputs, Outputs),
         _ => DenseReference.ParameterCount(Inputs, Outputs),
     };
 
@@ -69,6 +79,8 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Nac => NacReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.Nalu => NaluReference.Forward(parameters, x, batch, Inputs, Outputs, Untied),
+        ReferenceUnitKind.Npu => NpuReference.Forward(parameters, x, batch, Inputs, Outputs),
+        ReferenceUnitKind.RealNpu => RealNpuReference.Forward(parameters, x, batch, Inputs, Outputs),
         _ => DenseReference.Forward(parameters, x, batch, Inputs, Outputs, Activation),
     };
 
@@ -79,6 +91,8 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Nac => NacReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.Nalu => NaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Untied),
+        ReferenceUnitKind.Npu => NpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
+        ReferenceUnitKind.RealNpu => RealNpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         _ => DenseReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Activation),
     };
 
@@ -261,6 +275,28 @@ internal static class ReferenceMath
         }
 
         return c;
+    }
+
+    /// <summary>
+    /// A weight regulariser's value in double: <c>strength(step) · Σ penalty(w)</c>, divided by the count for the
+    /// sparsity kinds (a mean) — what <see cref="IUnit.Regularize"/> differentiates.
+    /// </summary>
+    public static double Penalty(ReadOnlySpan<double> weights, RegularizerSettings regularizer, int step)
+    {
+        double sum = 0;
+        foreach (double w in weights)
+        {
+            double a = Math.Abs(w);
+            sum += regularizer.Kind switch
+            {
+                RegularizerKind.SparsityLinear => Math.Min(a, 1 - a),
+                RegularizerKind.SparsitySquared => w * w * (1 - a) * (1 - a),
+                RegularizerKind.L1 => a,
+                _ => 0,
+            };
+        }
+
+        return regularizer.StrengthAt(step) * (regularizer.IsMean ? sum / weights.Length : sum);
     }
 
     public static void CheckShapes(ReadOnlySpan<double> parameters, int parameterCount, ReadOnlySpan<double> x, int batch, int inputs, int outputs)

@@ -14,6 +14,10 @@ public enum UnitKind
     Nalu,
     /// <summary>Dense layer with bias and an activation.</summary>
     Dense,
+    /// <summary>Neural power unit (Heim et al. 2020), complex: <c>z = exp(W_re log r − π W_im k)·cos(W_im log r + π W_re k)</c>.</summary>
+    Npu,
+    /// <summary>Real neural power unit: the NPU with <c>W_im ≡ 0</c>.</summary>
+    RealNpu,
 }
 
 /// <summary>Activations of <see cref="UnitKind.Dense"/> layers.</summary>
@@ -51,7 +55,8 @@ public enum Activation
 /// Xavier-uniform, <c>U(±√(6/(I+O)))</c>; dense weights are Kaiming-uniform <c>U(±√(6/I))</c> for the ReLU
 /// family and Xavier-uniform otherwise, with zero biases. Values come from the counter RNG keyed by
 /// (seed, layer, element), so a seed fixes the initial model on every device. A PReLU layer's slope α starts
-/// at 0.25 (PyTorch's default) and its weights are initialised as for the ReLU family.
+/// at 0.25 (PyTorch's default) and its weights are initialised as for the ReLU family. NPU and RealNPU (Heim et al.):
+/// W_re Xavier-uniform, W_im = 0, every gate g = <see cref="NpuInitialGate"/> (0.5).
 /// </remarks>
 /// <param name="Kind">Unit type.</param>
 /// <param name="Inputs">Input width I ≥ 1.</param>
@@ -66,6 +71,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public static LayerSpec NacMult(int inputs, int outputs) => new(UnitKind.NacMult, inputs, outputs);
     /// <summary>A NALU layer (tied weights unless <paramref name="untied"/>).</summary>
     public static LayerSpec Nalu(int inputs, int outputs, bool untied = false) => new(UnitKind.Nalu, inputs, outputs, untied);
+    /// <summary>A complex NPU layer (Heim et al.), optionally with their L1 regulariser.</summary>
+    public static LayerSpec Npu(int inputs, int outputs, RegularizerSettings regularizer = default) =>
+        new(UnitKind.Npu, inputs, outputs) { Regularizer = regularizer };
+    /// <summary>A real NPU layer, optionally with Heim et al.'s L1 regulariser.</summary>
+    public static LayerSpec RealNpu(int inputs, int outputs, RegularizerSettings regularizer = default) =>
+        new(UnitKind.RealNpu, inputs, outputs) { Regularizer = regularizer };
     /// <summary>A dense layer with bias.</summary>
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
@@ -74,6 +85,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// (NAU and NMU: sparsity; NPU and RealNPU: L1); <see cref="Validate"/> rejects it on any other unit.
     /// </summary>
     public RegularizerSettings Regularizer { get; init; }
+
+    /// <summary>
+    /// NPU and RealNPU: the initial relevance gate g of every input (Heim et al.: 0.5). Must lie in [0, 1], the range
+    /// the unit clamps g to.
+    /// </summary>
+    public float NpuInitialGate { get; init; } = 0.5f;
 
     /// <summary>The named tensors of this layer's parameter block, in layout order.</summary>
     public IReadOnlyList<(string Name, int[] Shape)> Tensors
@@ -86,6 +103,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
                 UnitKind.Nac or UnitKind.NacMult => [("W_hat", matrix), ("M_hat", matrix)],
                 UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", matrix)],
                 UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", matrix)],
+                UnitKind.Npu => [("W_re", matrix), ("W_im", matrix), ("g", [Inputs])],
+                UnitKind.RealNpu => [("W_re", matrix), ("g", [Inputs])],
                 _ when Activation == Activation.PRelu => [("weight", matrix), ("bias", [Outputs]), ("alpha", [1])],
                 _ => [("weight", matrix), ("bias", [Outputs])],
             };
@@ -113,9 +132,20 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
         if (Untied && Kind != UnitKind.Nalu)
             throw new ArgumentException($"Only NALU layers can be untied; got {Kind}.");
+        if (!(NpuInitialGate >= 0f && NpuInitialGate <= 1f))
+            throw new ArgumentOutOfRangeException(nameof(NpuInitialGate), NpuInitialGate, "The NPU's initial gate must lie in [0, 1].");
+        if (Regularizer.Kind != RegularizerKind.None && !SupportsRegularizer(Kind, Regularizer.Kind))
+            throw new ArgumentException($"A {Regularizer.Kind} regulariser is not defined for {Kind} layers.", nameof(Regularizer));
         if ((long)Inputs * Outputs * 5 > int.MaxValue / 4)
             throw new ArgumentOutOfRangeException(nameof(Inputs), $"Layer {Inputs}→{Outputs} is too large for 32-bit indexing.");
     }
+
+    /// <summary>Which regulariser kinds a unit defines (NPU and RealNPU: Heim et al.'s L1).</summary>
+    private static bool SupportsRegularizer(UnitKind unit, RegularizerKind kind) => unit switch
+    {
+        UnitKind.Npu or UnitKind.RealNpu => kind == RegularizerKind.L1,
+        _ => false,
+    };
 
     /// <summary>The kernel-side unit value.</summary>
     internal IUnit CreateUnit() => Kind switch
@@ -123,6 +153,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         UnitKind.Nac => new NacUnit(Inputs, Outputs),
         UnitKind.NacMult => new NacMultUnit(Inputs, Outputs),
         UnitKind.Nalu => new NaluUnit(Inputs, Outputs, Untied),
+        UnitKind.Npu => new NpuUnit(Inputs, Outputs, Regularizer),
+        UnitKind.RealNpu => new RealNpuUnit(Inputs, Outputs, Regularizer),
         _ => Activation switch
         {
             Activation.Linear => new DenseUnit<Linear>(Inputs, Outputs),
@@ -155,5 +187,13 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
 
         if (Kind == UnitKind.Dense && Activation == Activation.PRelu)
             block[^1] = PReluDenseUnit.InitialSlope;
+
+        if (Kind is UnitKind.Npu or UnitKind.RealNpu)
+        {
+            // W_re Xavier-uniform (drawn above), W_im = 0, g = NpuInitialGate (Heim et al.).
+            int w = Inputs * Outputs;
+            block[w..].Fill(0f);
+            block[^Inputs..].Fill(NpuInitialGate);
+        }
     }
 }
