@@ -28,6 +28,7 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         ("Nalu", typeof(NaluUnit)),
         ("Npu", typeof(NpuUnit)),
         ("RealNpu", typeof(RealNpuUnit)),
+        ("Nmru", typeof(NmruUnit)),
         ("Dense<Linear>", typeof(DenseUnit<Linear>)),
         ("Dense<Relu>", typeof(DenseUnit<Relu>)),
         ("Dense<Relu6>", typeof(DenseUnit<Relu6>)),

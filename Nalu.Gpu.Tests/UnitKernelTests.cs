@@ -64,12 +64,12 @@ public abstract class UnitKernelTests
     // ------------------------------------------------------------------ test data
 
     /// <summary>Units whose edge behaviour is tested in their own files (the NAC/NALU edge rows do not fit them).</summary>
-    public static readonly string[] NewUnitCases = ["Npu", "RealNpu"];
+    public static readonly string[] NewUnitCases = ["Npu", "RealNpu", "Nmru"];
 
     public static readonly string[] SingleCases = ["Nac", "NacMult", "Nalu", "NaluUntied", "Dense<Relu>", "Dense<Tanh>", .. NewUnitCases];
 
     public static readonly string[] ChainCases =
-        ["Chain<Nalu,Nalu>", "Chain<NaluUntied,Dense<Tanh>,Nac>", "Chain<Dense<Relu>,Nac,Dense<Sigmoid>>", "Chain<Dense<Tanh>,Npu,RealNpu>"];
+        ["Chain<Nalu,Nalu>", "Chain<NaluUntied,Dense<Tanh>,Nac>", "Chain<Dense<Relu>,Nac,Dense<Sigmoid>>", "Chain<Dense<Tanh>,Npu,RealNpu>", "Chain<Nmru,Nmru>"];
 
     public static IEnumerable<string> AllCases => SingleCases.Concat(ChainCases);
 
@@ -591,6 +591,10 @@ public abstract class UnitKernelTests
                     new Chain<DenseUnit<Tanh>, Chain<NpuUnit, RealNpuUnit>>(
                         new DenseUnit<Tanh>(i, h), new Chain<NpuUnit, RealNpuUnit>(new NpuUnit(h, h), new RealNpuUnit(h, o))),
                     ReferenceLayer.Dense(i, h, ReferenceActivation.Tanh), ReferenceLayer.Npu(h, h), ReferenceLayer.RealNpu(h, o)),
+                "Nmru" => Of(name, new NmruUnit(i, o), ReferenceLayer.Nmru(i, o)),
+                "Chain<Nmru,Nmru>" => Of(name,
+                    new Chain<NmruUnit, NmruUnit>(new NmruUnit(i, h), new NmruUnit(h, o)),
+                    ReferenceLayer.Nmru(i, h), ReferenceLayer.Nmru(h, o)),
                 "Dense<Linear>" => Dense<Linear>(name, i, o, ReferenceActivation.Linear),
                 "Dense<Relu>" => Dense<Relu>(name, i, o, ReferenceActivation.Relu),
                 "Dense<Relu6>" => Dense<Relu6>(name, i, o, ReferenceActivation.Relu6),
@@ -779,6 +783,10 @@ public abstract class UnitKernelTests
                         // Weights small enough that 13 inputs stay far from the clamp; gates inside and outside [0, 1].
                         values.AddRange(Uniform(rng, (layer.Kind == ReferenceUnitKind.Npu ? 2 : 1) * w, -0.7, 0.7));
                         values.AddRange(Uniform(rng, layer.Inputs, -0.2, 1.2));
+                        break;
+                    case ReferenceUnitKind.Nmru:
+                        // W in [0, 1]; mostly near 0 or 1 on the reciprocal half, so 13 factors of up to |1/x| stay moderate.
+                        values.AddRange(Uniform(rng, layer.Outputs * 2 * layer.Inputs, 0, 1).Select((v, k) => k % (2 * layer.Inputs) < layer.Inputs ? v : v * v * v * 0.3f));
                         break;
                     case ReferenceUnitKind.Nalu:
                         values.AddRange(Uniform(rng, (layer.Untied ? 4 : 2) * w, -2, 2));

@@ -15,7 +15,7 @@ namespace Nalu.Gpu.Tests;
 /// </summary>
 public sealed class UnitRegistrationTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> CliUnits => new() { "npu", "realnpu" };
+    public static TheoryData<string> CliUnits => new() { "npu", "realnpu", "nmru" };
 
     [Theory]
     [MemberData(nameof(CliUnits))]
@@ -62,6 +62,7 @@ public sealed class UnitRegistrationTests(ITestOutputHelper output)
     {
         "npu" => UnitKind.Npu,
         "realnpu" => UnitKind.RealNpu,
+        "nmru" => UnitKind.Nmru,
         _ => throw new ArgumentOutOfRangeException(nameof(unit)),
     };
 
@@ -92,10 +93,11 @@ public sealed class UnitRegistrationTests(ITestOutputHelper output)
         // A regulariser on a unit that does not define it, or of the wrong kind.
         Assert.Throws<ArgumentException>(() => new ModelArchitecture([LayerSpec.Nac(2, 1) with { Regularizer = RegularizerSettings.L1(1e-5f, 1e-4f, 10) }]));
         Assert.Throws<ArgumentException>(() => new ModelArchitecture([LayerSpec.Npu(2, 1) with { Regularizer = RegularizerSettings.Sparsity(1f, 0, 10) }]));
+        Assert.Throws<ArgumentException>(() => new ModelArchitecture([LayerSpec.Nmru(2, 1) with { Regularizer = RegularizerSettings.L1(1e-5f, 1e-4f, 10) }]));
         _ = new ModelArchitecture([LayerSpec.Npu(2, 1, RegularizerSettings.L1(1e-5f, 1e-4f, 10))]);
     }
 
-    public static TheoryData<string> NativeCases => new() { "npu", "realnpu", "npu-l1" };
+    public static TheoryData<string> NativeCases => new() { "npu", "realnpu", "npu-l1", "nmru-sparsity" };
 
     /// <summary>
     /// One model, batch split across cores, against the fused kernel on the CPU accelerator: the same math in a different
@@ -106,13 +108,17 @@ public sealed class UnitRegistrationTests(ITestOutputHelper output)
     public void NativePathMatchesTheFusedKernel(string name)
     {
         var l1 = RegularizerSettings.L1(1e-3f, 1e-1f, 5);
+        var sparsity = RegularizerSettings.Sparsity(1f, 5, 15);
         var architecture = name switch
         {
             "npu" => new ModelArchitecture([LayerSpec.Npu(100, 3), LayerSpec.Npu(3, 1)]),
             "realnpu" => new ModelArchitecture([LayerSpec.RealNpu(100, 3), LayerSpec.RealNpu(3, 1)]),
-            _ => new ModelArchitecture([LayerSpec.Npu(100, 3, l1), LayerSpec.Npu(3, 1, l1)]),
+            "npu-l1" => new ModelArchitecture([LayerSpec.Npu(100, 3, l1), LayerSpec.Npu(3, 1, l1)]),
+            _ => new ModelArchitecture([LayerSpec.Nmru(100, 3, sparsity), LayerSpec.Nmru(3, 1, sparsity)]),
         };
-        var task = new ArithmeticTask(ArithmeticOp.Div, 100, SampleInterval.Parse("-2:2"), SampleInterval.Parse("-6:-2,2:6"));
+        var task = name.StartsWith("nmru", StringComparison.Ordinal)
+            ? new ArithmeticTask(ArithmeticOp.Div)
+            : new ArithmeticTask(ArithmeticOp.Div, 100, SampleInterval.Parse("-2:2"), SampleInterval.Parse("-6:-2,2:6"));
         float[] Train(DeviceKind kind)
         {
             using var device = NaluDevice.Create(kind);
@@ -130,6 +136,17 @@ public sealed class UnitRegistrationTests(ITestOutputHelper output)
         var fused = Train(DeviceKind.Cpu).Select(v => (double)v).ToArray();
         var native = Train(DeviceKind.Native);
         Tolerance.AssertClose(fused, native, (1e-4, 1e-3), $"{name} native vs fused");
+    }
+
+    [Fact]
+    public void NmruTensorsAndInitialisation()
+    {
+        var nmru = LayerSpec.Nmru(3, 2);
+        Assert.Equal("W", nmru.Tensors.Single().Name);
+        Assert.Equal([2, 6], nmru.Tensors.Single().Shape);
+        var values = new ModelArchitecture([nmru]).Initialize(4);
+        Assert.Equal(12, values.Length);
+        Assert.All(values, v => Assert.InRange(v, 0.25f, 0.75f));
     }
 
     private static readonly IEqualityComparer<(string, int[])> TensorComparer = EqualityComparer<(string, int[])>.Create(

@@ -15,6 +15,8 @@ public enum ReferenceUnitKind
     Npu,
     /// <summary><see cref="RealNpuReference"/>.</summary>
     RealNpu,
+    /// <summary><see cref="NmruReference"/>.</summary>
+    Nmru,
 }
 
 /// <summary>One layer of a <see cref="ModelReference"/>: a unit type and its widths.</summary>
@@ -58,6 +60,8 @@ public readonly record struct ReferenceLayer
     public static ReferenceLayer Npu(int inputs, int outputs) => new(ReferenceUnitKind.Npu, inputs, outputs);
     /// <summary>A real NPU layer.</summary>
     public static ReferenceLayer RealNpu(int inputs, int outputs) => new(ReferenceUnitKind.RealNpu, inputs, outputs);
+    /// <summary>An NMRU layer.</summary>
+    public static ReferenceLayer Nmru(int inputs, int outputs) => new(ReferenceUnitKind.Nmru, inputs, outputs);
     /// <summary>A dense layer with bias and <paramref name="activation"/>.</summary>
     public static ReferenceLayer Dense(int inputs, int outputs, ReferenceActivation activation) =>
         new(ReferenceUnitKind.Dense, inputs, outputs, false, activation);
@@ -70,6 +74,7 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Nalu => NaluReference.ParameterCount(Inputs, Outputs, Untied),
         ReferenceUnitKind.Npu => NpuReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.RealNpu => RealNpuReference.ParameterCount(Inputs, Outputs),
+        ReferenceUnitKind.Nmru => NmruReference.ParameterCount(Inputs, Outputs),
         _ => DenseReference.ParameterCount(Inputs, Outputs),
     };
 
@@ -81,6 +86,7 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Nalu => NaluReference.Forward(parameters, x, batch, Inputs, Outputs, Untied),
         ReferenceUnitKind.Npu => NpuReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.RealNpu => RealNpuReference.Forward(parameters, x, batch, Inputs, Outputs),
+        ReferenceUnitKind.Nmru => NmruReference.Forward(parameters, x, batch, Inputs, Outputs),
         _ => DenseReference.Forward(parameters, x, batch, Inputs, Outputs, Activation),
     };
 
@@ -93,6 +99,7 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Nalu => NaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Untied),
         ReferenceUnitKind.Npu => NpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.RealNpu => RealNpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
+        ReferenceUnitKind.Nmru => NmruReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         _ => DenseReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Activation),
     };
 

@@ -18,6 +18,8 @@ public enum UnitKind
     Npu,
     /// <summary>Real neural power unit: the NPU with <c>W_im ≡ 0</c>.</summary>
     RealNpu,
+    /// <summary>Neural multiplicative reciprocal unit (Mistry et al.): an NMU over <c>[x, 1/(x ± ε)]</c>, W ∈ [0, 1].</summary>
+    Nmru,
 }
 
 /// <summary>Activations of <see cref="UnitKind.Dense"/> layers.</summary>
@@ -56,7 +58,7 @@ public enum Activation
 /// family and Xavier-uniform otherwise, with zero biases. Values come from the counter RNG keyed by
 /// (seed, layer, element), so a seed fixes the initial model on every device. A PReLU layer's slope α starts
 /// at 0.25 (PyTorch's default) and its weights are initialised as for the ReLU family. NPU and RealNPU (Heim et al.):
-/// W_re Xavier-uniform, W_im = 0, every gate g = <see cref="NpuInitialGate"/> (0.5).
+/// W_re Xavier-uniform, W_im = 0, every gate g = <see cref="NpuInitialGate"/> (0.5). NMRU: W ~ U[0.25, 0.75], the NMU's.
 /// </remarks>
 /// <param name="Kind">Unit type.</param>
 /// <param name="Inputs">Input width I ≥ 1.</param>
@@ -77,12 +79,15 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <summary>A real NPU layer, optionally with Heim et al.'s L1 regulariser.</summary>
     public static LayerSpec RealNpu(int inputs, int outputs, RegularizerSettings regularizer = default) =>
         new(UnitKind.RealNpu, inputs, outputs) { Regularizer = regularizer };
+    /// <summary>An NMRU layer, optionally with the NMU's sparsity regulariser.</summary>
+    public static LayerSpec Nmru(int inputs, int outputs, RegularizerSettings regularizer = default) =>
+        new(UnitKind.Nmru, inputs, outputs) { Regularizer = regularizer };
     /// <summary>A dense layer with bias.</summary>
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
     /// <summary>
     /// The layer's weight regulariser and its schedule (none by default). Only units that define one use it
-    /// (NAU and NMU: sparsity; NPU and RealNPU: L1); <see cref="Validate"/> rejects it on any other unit.
+    /// (NAU, NMU and NMRU: sparsity; NPU and RealNPU: L1); <see cref="Validate"/> rejects it on any other unit.
     /// </summary>
     public RegularizerSettings Regularizer { get; init; }
 
@@ -105,6 +110,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
                 UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", matrix)],
                 UnitKind.Npu => [("W_re", matrix), ("W_im", matrix), ("g", [Inputs])],
                 UnitKind.RealNpu => [("W_re", matrix), ("g", [Inputs])],
+                UnitKind.Nmru => [("W", [Outputs, 2 * Inputs])],
                 _ when Activation == Activation.PRelu => [("weight", matrix), ("bias", [Outputs]), ("alpha", [1])],
                 _ => [("weight", matrix), ("bias", [Outputs])],
             };
@@ -144,6 +150,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     private static bool SupportsRegularizer(UnitKind unit, RegularizerKind kind) => unit switch
     {
         UnitKind.Npu or UnitKind.RealNpu => kind == RegularizerKind.L1,
+        UnitKind.Nmru => kind is RegularizerKind.SparsityLinear or RegularizerKind.SparsitySquared,
         _ => false,
     };
 
@@ -155,6 +162,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         UnitKind.Nalu => new NaluUnit(Inputs, Outputs, Untied),
         UnitKind.Npu => new NpuUnit(Inputs, Outputs, Regularizer),
         UnitKind.RealNpu => new RealNpuUnit(Inputs, Outputs, Regularizer),
+        UnitKind.Nmru => new NmruUnit(Inputs, Outputs, Regularizer),
         _ => Activation switch
         {
             Activation.Linear => new DenseUnit<Linear>(Inputs, Outputs),
@@ -194,6 +202,13 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             int w = Inputs * Outputs;
             block[w..].Fill(0f);
             block[^Inputs..].Fill(NpuInitialGate);
+        }
+
+        if (Kind == UnitKind.Nmru)
+        {
+            // The NMU's U[0.25, 0.75] (Madsen & Johansen), for both halves of W.
+            for (int k = 0; k < block.Length; k++)
+                block[k] = 0.25f + 0.5f * CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)k);
         }
     }
 }
