@@ -64,7 +64,7 @@ public abstract class UnitKernelTests
     // ------------------------------------------------------------------ test data
 
     /// <summary>Units whose edge behaviour is tested in their own files (the NAC/NALU edge rows do not fit them).</summary>
-    public static readonly string[] NewUnitCases = ["Npu", "RealNpu", "Nmru"];
+    public static readonly string[] NewUnitCases = ["Npu", "RealNpu", "Nmru", "NaluGate", "NaluUntiedGate"];
 
     public static readonly string[] SingleCases = ["Nac", "NacMult", "Nalu", "NaluUntied", "Dense<Relu>", "Dense<Tanh>", .. NewUnitCases];
 
@@ -592,6 +592,9 @@ public abstract class UnitKernelTests
                         new DenseUnit<Tanh>(i, h), new Chain<NpuUnit, RealNpuUnit>(new NpuUnit(h, h), new RealNpuUnit(h, o))),
                     ReferenceLayer.Dense(i, h, ReferenceActivation.Tanh), ReferenceLayer.Npu(h, h), ReferenceLayer.RealNpu(h, o)),
                 "Nmru" => Of(name, new NmruUnit(i, o), ReferenceLayer.Nmru(i, o)),
+                "NaluGate" => Of(name, new NaluUnit(i, o, inputIndependentGate: true), ReferenceLayer.Nalu(i, o, inputIndependentGate: true)),
+                "NaluUntiedGate" => Of(name, new NaluUnit(i, o, untied: true, inputIndependentGate: true),
+                    ReferenceLayer.Nalu(i, o, untied: true, inputIndependentGate: true)),
                 "Chain<Nmru,Nmru>" => Of(name,
                     new Chain<NmruUnit, NmruUnit>(new NmruUnit(i, h), new NmruUnit(h, o)),
                     ReferenceLayer.Nmru(i, h), ReferenceLayer.Nmru(h, o)),
@@ -790,7 +793,7 @@ public abstract class UnitKernelTests
                         break;
                     case ReferenceUnitKind.Nalu:
                         values.AddRange(Uniform(rng, (layer.Untied ? 4 : 2) * w, -2, 2));
-                        values.AddRange(Uniform(rng, w, -1, 1));
+                        values.AddRange(Uniform(rng, layer.InputIndependentGate ? layer.Outputs : w, -1, 1));
                         break;
                     default:
                         values.AddRange(Uniform(rng, 2 * w, -2, 2));

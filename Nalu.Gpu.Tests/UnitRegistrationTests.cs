@@ -15,7 +15,7 @@ namespace Nalu.Gpu.Tests;
 /// </summary>
 public sealed class UnitRegistrationTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> CliUnits => new() { "npu", "realnpu", "nmru" };
+    public static TheoryData<string> CliUnits => new() { "npu", "realnpu", "nmru", "nalu-gate" };
 
     [Theory]
     [MemberData(nameof(CliUnits))]
@@ -63,6 +63,7 @@ public sealed class UnitRegistrationTests(ITestOutputHelper output)
         "npu" => UnitKind.Npu,
         "realnpu" => UnitKind.RealNpu,
         "nmru" => UnitKind.Nmru,
+        "nalu-gate" => UnitKind.Nalu,
         _ => throw new ArgumentOutOfRangeException(nameof(unit)),
     };
 

@@ -24,8 +24,12 @@ public readonly record struct ReferenceLayer
 {
     /// <summary>A layer; <paramref name="untied"/> is for NALU only, <paramref name="activation"/> for dense only.</summary>
     public ReferenceLayer(
-        ReferenceUnitKind kind, int inputs, int outputs, bool untied = false, ReferenceActivation activation = ReferenceActivation.Linear)
+        ReferenceUnitKind kind, int inputs, int outputs, bool untied = false, ReferenceActivation activation = ReferenceActivation.Linear,
+        bool inputIndependentGate = false)
     {
+        if (inputIndependentGate && kind != ReferenceUnitKind.Nalu)
+            throw new ArgumentException($"Only NALU layers have the input-independent gate option, not {kind}.", nameof(inputIndependentGate));
+        InputIndependentGate = inputIndependentGate;
         ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
         if (untied && kind != ReferenceUnitKind.Nalu)
@@ -47,6 +51,8 @@ public readonly record struct ReferenceLayer
     public int Outputs { get; }
     /// <summary>NALU only: separate weights for the additive and multiplicative paths.</summary>
     public bool Untied { get; }
+    /// <summary>NALU only: the gate is <c>σ(G)</c> with one G per output.</summary>
+    public bool InputIndependentGate { get; }
     /// <summary>Dense only: the activation.</summary>
     public ReferenceActivation Activation { get; }
 
@@ -55,7 +61,8 @@ public readonly record struct ReferenceLayer
     /// <summary>A NAC• layer.</summary>
     public static ReferenceLayer NacMult(int inputs, int outputs) => new(ReferenceUnitKind.NacMult, inputs, outputs);
     /// <summary>A NALU layer, tied unless <paramref name="untied"/>.</summary>
-    public static ReferenceLayer Nalu(int inputs, int outputs, bool untied = false) => new(ReferenceUnitKind.Nalu, inputs, outputs, untied);
+    public static ReferenceLayer Nalu(int inputs, int outputs, bool untied = false, bool inputIndependentGate = false) =>
+        new(ReferenceUnitKind.Nalu, inputs, outputs, untied, ReferenceActivation.Linear, inputIndependentGate);
     /// <summary>A complex NPU layer.</summary>
     public static ReferenceLayer Npu(int inputs, int outputs) => new(ReferenceUnitKind.Npu, inputs, outputs);
     /// <summary>A real NPU layer.</summary>
@@ -71,7 +78,7 @@ public readonly record struct ReferenceLayer
     {
         ReferenceUnitKind.Nac => NacReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.ParameterCount(Inputs, Outputs),
-        ReferenceUnitKind.Nalu => NaluReference.ParameterCount(Inputs, Outputs, Untied),
+        ReferenceUnitKind.Nalu => NaluReference.ParameterCount(Inputs, Outputs, Untied, InputIndependentGate),
         ReferenceUnitKind.Npu => NpuReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.RealNpu => RealNpuReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.Nmru => NmruReference.ParameterCount(Inputs, Outputs),
@@ -83,7 +90,7 @@ public readonly record struct ReferenceLayer
     {
         ReferenceUnitKind.Nac => NacReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.Forward(parameters, x, batch, Inputs, Outputs),
-        ReferenceUnitKind.Nalu => NaluReference.Forward(parameters, x, batch, Inputs, Outputs, Untied),
+        ReferenceUnitKind.Nalu => NaluReference.Forward(parameters, x, batch, Inputs, Outputs, Untied, InputIndependentGate),
         ReferenceUnitKind.Npu => NpuReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.RealNpu => RealNpuReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.Nmru => NmruReference.Forward(parameters, x, batch, Inputs, Outputs),
@@ -96,7 +103,7 @@ public readonly record struct ReferenceLayer
     {
         ReferenceUnitKind.Nac => NacReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
-        ReferenceUnitKind.Nalu => NaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Untied),
+        ReferenceUnitKind.Nalu => NaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Untied, InputIndependentGate),
         ReferenceUnitKind.Npu => NpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.RealNpu => RealNpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.Nmru => NmruReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
@@ -106,7 +113,7 @@ public readonly record struct ReferenceLayer
     /// <inheritdoc />
     public override string ToString() => Kind switch
     {
-        ReferenceUnitKind.Nalu when Untied => $"NaluUntied({Inputs}→{Outputs})",
+        ReferenceUnitKind.Nalu when Untied || InputIndependentGate => $"Nalu{(Untied ? "Untied" : "")}{(InputIndependentGate ? "Gate" : "")}({Inputs}→{Outputs})",
         ReferenceUnitKind.Dense => $"Dense<{Activation}>({Inputs}→{Outputs})",
         _ => $"{Kind}({Inputs}→{Outputs})",
     };

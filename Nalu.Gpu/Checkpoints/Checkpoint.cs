@@ -31,7 +31,8 @@ public static class Checkpoint
     };
 
     /// <summary>Layer description as stored in the metadata.</summary>
-    public sealed record LayerRecord(UnitKind Kind, int Inputs, int Outputs, bool Untied, Activation Activation);
+    /// <remarks><paramref name="InputIndependentGate"/> is absent from checkpoints written before the option existed: false.</remarks>
+    public sealed record LayerRecord(UnitKind Kind, int Inputs, int Outputs, bool Untied, Activation Activation, bool InputIndependentGate = false);
 
     /// <summary>Task description as stored in the metadata.</summary>
     public sealed record TaskRecord(ArithmeticOp Op, int Inputs, string Interpolation, string Extrapolation, int SubsetSize, int SubsetGap);
@@ -65,7 +66,7 @@ public static class Checkpoint
         var metadata = new Dictionary<string, string>
         {
             ["format"] = Format,
-            ["architecture"] = JsonSerializer.Serialize(arch.Layers.Select(l => new LayerRecord(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation)), Json),
+            ["architecture"] = JsonSerializer.Serialize(arch.Layers.Select(l => new LayerRecord(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation, l.InputIndependentGate)), Json),
             ["seeds"] = JsonSerializer.Serialize(model.Seeds),
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
         };
@@ -97,7 +98,7 @@ public static class Checkpoint
         {
             var layers = JsonSerializer.Deserialize<LayerRecord[]>(Need("architecture"), Json)
                 ?? throw new CheckpointFormatException($"'{path}': empty architecture.");
-            arch = new ModelArchitecture(layers.Select(l => new LayerSpec(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation)).ToArray());
+            arch = new ModelArchitecture(layers.Select(l => new LayerSpec(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation) { InputIndependentGate = l.InputIndependentGate }).ToArray());
             seeds = JsonSerializer.Deserialize<int[]>(Need("seeds")) ?? [];
             if (seeds.Length == 0)
                 throw new CheckpointFormatException($"'{path}': the seed list is empty.");

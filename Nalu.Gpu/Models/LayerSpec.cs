@@ -92,6 +92,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public RegularizerSettings Regularizer { get; init; }
 
     /// <summary>
+    /// NALU only: the gate is <c>σ(G_o)</c> with one trained value per output (tensor <c>G</c> of shape [O]) instead of
+    /// <c>σ(x Gᵀ)</c> — the input-independent gate of iNALU as an option of the NALU.
+    /// </summary>
+    public bool InputIndependentGate { get; init; }
+
+    /// <summary>
     /// NPU and RealNPU: the initial relevance gate g of every input (Heim et al.: 0.5). Must lie in [0, 1], the range
     /// the unit clamps g to.
     /// </summary>
@@ -106,8 +112,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             return Kind switch
             {
                 UnitKind.Nac or UnitKind.NacMult => [("W_hat", matrix), ("M_hat", matrix)],
-                UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", matrix)],
-                UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", matrix)],
+                UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", GateShape)],
+                UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", GateShape)],
                 UnitKind.Npu => [("W_re", matrix), ("W_im", matrix), ("g", [Inputs])],
                 UnitKind.RealNpu => [("W_re", matrix), ("g", [Inputs])],
                 UnitKind.Nmru => [("W", [Outputs, 2 * Inputs])],
@@ -117,6 +123,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         }
     }
 
+    private int[] GateShape => InputIndependentGate ? [Outputs] : [Outputs, Inputs];
+
     /// <summary>Number of parameters.</summary>
     public int ParameterCount => Tensors.Sum(t => t.Shape.Aggregate(1, (a, b) => a * b));
 
@@ -124,7 +132,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public override string ToString() => Kind switch
     {
         UnitKind.Dense => $"dense-{Activation.ToString().ToLowerInvariant()}({Inputs}→{Outputs})",
-        UnitKind.Nalu when Untied => $"nalu-untied({Inputs}→{Outputs})",
+        UnitKind.Nalu when Untied || InputIndependentGate => $"nalu{(Untied ? "-untied" : "")}{(InputIndependentGate ? "-gate" : "")}({Inputs}→{Outputs})",
         _ => $"{Kind.ToString().ToLowerInvariant()}({Inputs}→{Outputs})",
     };
 
@@ -138,6 +146,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
         if (Untied && Kind != UnitKind.Nalu)
             throw new ArgumentException($"Only NALU layers can be untied; got {Kind}.");
+        if (InputIndependentGate && Kind != UnitKind.Nalu)
+            throw new ArgumentException($"Only NALU layers have the input-independent gate option; got {Kind}.", nameof(InputIndependentGate));
         if (!(NpuInitialGate >= 0f && NpuInitialGate <= 1f))
             throw new ArgumentOutOfRangeException(nameof(NpuInitialGate), NpuInitialGate, "The NPU's initial gate must lie in [0, 1].");
         if (Regularizer.Kind != RegularizerKind.None && !SupportsRegularizer(Kind, Regularizer.Kind))
@@ -159,7 +169,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     {
         UnitKind.Nac => new NacUnit(Inputs, Outputs),
         UnitKind.NacMult => new NacMultUnit(Inputs, Outputs),
-        UnitKind.Nalu => new NaluUnit(Inputs, Outputs, Untied),
+        UnitKind.Nalu => new NaluUnit(Inputs, Outputs, Untied, InputIndependentGate),
         UnitKind.Npu => new NpuUnit(Inputs, Outputs, Regularizer),
         UnitKind.RealNpu => new RealNpuUnit(Inputs, Outputs, Regularizer),
         UnitKind.Nmru => new NmruUnit(Inputs, Outputs, Regularizer),
