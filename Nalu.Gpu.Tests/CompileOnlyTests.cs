@@ -29,6 +29,7 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         ("Npu", typeof(NpuUnit)),
         ("RealNpu", typeof(RealNpuUnit)),
         ("Nmru", typeof(NmruUnit)),
+        ("INalu", typeof(INaluUnit)),
         ("Dense<Linear>", typeof(DenseUnit<Linear>)),
         ("Dense<Relu>", typeof(DenseUnit<Relu>)),
         ("Dense<Relu6>", typeof(DenseUnit<Relu6>)),

@@ -64,7 +64,7 @@ public abstract class UnitKernelTests
     // ------------------------------------------------------------------ test data
 
     /// <summary>Units whose edge behaviour is tested in their own files (the NAC/NALU edge rows do not fit them).</summary>
-    public static readonly string[] NewUnitCases = ["Npu", "RealNpu", "Nmru", "NaluGate", "NaluUntiedGate"];
+    public static readonly string[] NewUnitCases = ["Npu", "RealNpu", "Nmru", "NaluGate", "NaluUntiedGate", "INalu"];
 
     public static readonly string[] SingleCases = ["Nac", "NacMult", "Nalu", "NaluUntied", "Dense<Relu>", "Dense<Tanh>", .. NewUnitCases];
 
@@ -521,9 +521,9 @@ public abstract class UnitKernelTests
         {
             int w = layer.Inputs * layer.Outputs;
             var block = parameters.AsSpan(offset, layer.ParameterCount);
-            if (layer.Kind is ReferenceUnitKind.Nac or ReferenceUnitKind.NacMult or ReferenceUnitKind.Nalu)
+            if (layer.Kind is ReferenceUnitKind.Nac or ReferenceUnitKind.NacMult or ReferenceUnitKind.Nalu or ReferenceUnitKind.INalu)
                 cache.AddRange(NacReference.Weights(block[..w], block[w..(2 * w)]));
-            if (layer.Untied)
+            if (layer.Untied || layer.Kind == ReferenceUnitKind.INalu)
                 cache.AddRange(NacReference.Weights(block[(2 * w)..(3 * w)], block[(3 * w)..(4 * w)]));
             offset += layer.ParameterCount;
         }
@@ -542,7 +542,8 @@ public abstract class UnitKernelTests
         foreach (var layer in layers)
         {
             int w = layer.Inputs * layer.Outputs;
-            int pairs = layer.Kind is not (ReferenceUnitKind.Nac or ReferenceUnitKind.NacMult or ReferenceUnitKind.Nalu) ? 0 : layer.Untied ? 2 : 1;
+            int pairs = layer.Kind == ReferenceUnitKind.INalu ? 2
+                : layer.Kind is not (ReferenceUnitKind.Nac or ReferenceUnitKind.NacMult or ReferenceUnitKind.Nalu) ? 0 : layer.Untied ? 2 : 1;
             for (int pair = 0; pair < pairs; pair++)
             {
                 int wHat = offset + 2 * pair * w, mHat = wHat + w;
@@ -592,6 +593,7 @@ public abstract class UnitKernelTests
                         new DenseUnit<Tanh>(i, h), new Chain<NpuUnit, RealNpuUnit>(new NpuUnit(h, h), new RealNpuUnit(h, o))),
                     ReferenceLayer.Dense(i, h, ReferenceActivation.Tanh), ReferenceLayer.Npu(h, h), ReferenceLayer.RealNpu(h, o)),
                 "Nmru" => Of(name, new NmruUnit(i, o), ReferenceLayer.Nmru(i, o)),
+                "INalu" => Of(name, new INaluUnit(i, o), ReferenceLayer.INalu(i, o)),
                 "NaluGate" => Of(name, new NaluUnit(i, o, inputIndependentGate: true), ReferenceLayer.Nalu(i, o, inputIndependentGate: true)),
                 "NaluUntiedGate" => Of(name, new NaluUnit(i, o, untied: true, inputIndependentGate: true),
                     ReferenceLayer.Nalu(i, o, untied: true, inputIndependentGate: true)),
@@ -786,6 +788,10 @@ public abstract class UnitKernelTests
                         // Weights small enough that 13 inputs stay far from the clamp; gates inside and outside [0, 1].
                         values.AddRange(Uniform(rng, (layer.Kind == ReferenceUnitKind.Npu ? 2 : 1) * w, -0.7, 0.7));
                         values.AddRange(Uniform(rng, layer.Inputs, -0.2, 1.2));
+                        break;
+                    case ReferenceUnitKind.INalu:
+                        values.AddRange(Uniform(rng, 4 * w, -2, 2));
+                        values.AddRange(Uniform(rng, layer.Outputs, -1, 1));
                         break;
                     case ReferenceUnitKind.Nmru:
                         // W in [0, 1]; mostly near 0 or 1 on the reciprocal half, so 13 factors of up to |1/x| stay moderate.

@@ -15,7 +15,7 @@ namespace Nalu.Gpu.Tests;
 /// </summary>
 public sealed class UnitRegistrationTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> CliUnits => new() { "npu", "realnpu", "nmru", "nalu-gate" };
+    public static TheoryData<string> CliUnits => new() { "npu", "realnpu", "nmru", "nalu-gate", "inalu" };
 
     [Theory]
     [MemberData(nameof(CliUnits))]
@@ -64,6 +64,7 @@ public sealed class UnitRegistrationTests(ITestOutputHelper output)
         "realnpu" => UnitKind.RealNpu,
         "nmru" => UnitKind.Nmru,
         "nalu-gate" => UnitKind.Nalu,
+        "inalu" => UnitKind.INalu,
         _ => throw new ArgumentOutOfRangeException(nameof(unit)),
     };
 

@@ -11,7 +11,7 @@ namespace Nalu.Gpu.Bench.Cli;
 /// <summary>Options that define a model, a task and an optimizer; shared by train and bench.</summary>
 public abstract class ModelOptions : CommonOptions
 {
-    [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, nalu-gate (input-independent gate σ(G), G per output), npu, realnpu, nmru, mlp (dense layers, --activation between them, linear output).")]
+    [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, nalu-gate (input-independent gate σ(G), G per output), npu, realnpu, nmru, inalu (unit math only, no iNALU recipe), mlp (dense layers, --activation between them, linear output).")]
     public string Unit { get; set; } = "nalu";
 
     [Option("activation", Default = "relu", HelpText = "Hidden activation of mlp: linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, prelu (learned slope), softsign, hardtanh.")]
@@ -106,8 +106,9 @@ public abstract class ModelOptions : CommonOptions
                 "npu" => LayerSpec.Npu(widths[i], widths[i + 1]),
                 "realnpu" => LayerSpec.RealNpu(widths[i], widths[i + 1]),
                 "nmru" => LayerSpec.Nmru(widths[i], widths[i + 1]),
+                "inalu" => new LayerSpec(UnitKind.INalu, widths[i], widths[i + 1]),
                 "mlp" => LayerSpec.Dense(widths[i], widths[i + 1], last ? Act.Linear : ParseActivation(Activation)),
-                _ => throw new UsageException($"--unit '{unit}' is not one of nac, nac-mult, nalu, nalu-untied, nalu-gate, npu, realnpu, nmru, mlp."),
+                _ => throw new UsageException($"--unit '{unit}' is not one of nac, nac-mult, nalu, nalu-untied, nalu-gate, npu, realnpu, nmru, inalu, mlp."),
             });
         }
 

@@ -17,6 +17,8 @@ public enum ReferenceUnitKind
     RealNpu,
     /// <summary><see cref="NmruReference"/>.</summary>
     Nmru,
+    /// <summary><see cref="INaluReference"/>.</summary>
+    INalu,
 }
 
 /// <summary>One layer of a <see cref="ModelReference"/>: a unit type and its widths.</summary>
@@ -69,6 +71,8 @@ public readonly record struct ReferenceLayer
     public static ReferenceLayer RealNpu(int inputs, int outputs) => new(ReferenceUnitKind.RealNpu, inputs, outputs);
     /// <summary>An NMRU layer.</summary>
     public static ReferenceLayer Nmru(int inputs, int outputs) => new(ReferenceUnitKind.Nmru, inputs, outputs);
+    /// <summary>An iNALU layer (unit math only).</summary>
+    public static ReferenceLayer INalu(int inputs, int outputs) => new(ReferenceUnitKind.INalu, inputs, outputs);
     /// <summary>A dense layer with bias and <paramref name="activation"/>.</summary>
     public static ReferenceLayer Dense(int inputs, int outputs, ReferenceActivation activation) =>
         new(ReferenceUnitKind.Dense, inputs, outputs, false, activation);
@@ -82,6 +86,7 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Npu => NpuReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.RealNpu => RealNpuReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.Nmru => NmruReference.ParameterCount(Inputs, Outputs),
+        ReferenceUnitKind.INalu => INaluReference.ParameterCount(Inputs, Outputs),
         _ => DenseReference.ParameterCount(Inputs, Outputs),
     };
 
@@ -94,6 +99,7 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Npu => NpuReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.RealNpu => RealNpuReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.Nmru => NmruReference.Forward(parameters, x, batch, Inputs, Outputs),
+        ReferenceUnitKind.INalu => INaluReference.Forward(parameters, x, batch, Inputs, Outputs),
         _ => DenseReference.Forward(parameters, x, batch, Inputs, Outputs, Activation),
     };
 
@@ -107,6 +113,7 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.Npu => NpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.RealNpu => RealNpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.Nmru => NmruReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
+        ReferenceUnitKind.INalu => INaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         _ => DenseReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Activation),
     };
 

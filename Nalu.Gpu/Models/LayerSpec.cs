@@ -20,6 +20,8 @@ public enum UnitKind
     RealNpu,
     /// <summary>Neural multiplicative reciprocal unit (Mistry et al.): an NMU over <c>[x, 1/(x ± ε)]</c>, W ∈ [0, 1].</summary>
     Nmru,
+    /// <summary>iNALU (Schlör et al.): separate path weights, ω = 20 clip, sign retrieval, gate σ(G) per output (unit math only).</summary>
+    INalu,
 }
 
 /// <summary>Activations of <see cref="UnitKind.Dense"/> layers.</summary>
@@ -117,6 +119,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
                 UnitKind.Npu => [("W_re", matrix), ("W_im", matrix), ("g", [Inputs])],
                 UnitKind.RealNpu => [("W_re", matrix), ("g", [Inputs])],
                 UnitKind.Nmru => [("W", [Outputs, 2 * Inputs])],
+                UnitKind.INalu => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", [Outputs])],
                 _ when Activation == Activation.PRelu => [("weight", matrix), ("bias", [Outputs]), ("alpha", [1])],
                 _ => [("weight", matrix), ("bias", [Outputs])],
             };
@@ -173,6 +176,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         UnitKind.Npu => new NpuUnit(Inputs, Outputs, Regularizer),
         UnitKind.RealNpu => new RealNpuUnit(Inputs, Outputs, Regularizer),
         UnitKind.Nmru => new NmruUnit(Inputs, Outputs, Regularizer),
+        UnitKind.INalu => new INaluUnit(Inputs, Outputs),
         _ => Activation switch
         {
             Activation.Linear => new DenseUnit<Linear>(Inputs, Outputs),
