@@ -63,10 +63,14 @@ public abstract class UnitKernelTests
 
     // ------------------------------------------------------------------ test data
 
-    public static readonly string[] SingleCases = ["Nac", "NacMult", "Nalu", "NaluUntied", "Nau", "Nmu", "Dense<Relu>", "Dense<Tanh>"];
+    /// <summary>Units whose edge behaviour is tested in their own files (the NAC/NALU edge rows do not fit them).</summary>
+    public static readonly string[] NewUnitCases = ["Npu", "RealNpu", "Nmru", "NaluGate", "NaluUntiedGate", "INalu"];
+
+    public static readonly string[] SingleCases = ["Nac", "NacMult", "Nalu", "NaluUntied", "Nau", "Nmu", "Dense<Relu>", "Dense<Tanh>", .. NewUnitCases];
 
     public static readonly string[] ChainCases =
-        ["Chain<Nalu,Nalu>", "Chain<NaluUntied,Dense<Tanh>,Nac>", "Chain<Dense<Relu>,Nac,Dense<Sigmoid>>", "Chain<Nau,Nmu>"];
+        ["Chain<Nalu,Nalu>", "Chain<NaluUntied,Dense<Tanh>,Nac>", "Chain<Dense<Relu>,Nac,Dense<Sigmoid>>", "Chain<Nau,Nmu>",
+         "Chain<Dense<Tanh>,Npu,RealNpu>", "Chain<Nmru,Nmru>"];
 
     public static IEnumerable<string> AllCases => SingleCases.Concat(ChainCases);
 
@@ -132,7 +136,7 @@ public abstract class UnitKernelTests
     public static TheoryData<string> EdgeData()
     {
         var data = new TheoryData<string>();
-        foreach (var c in SingleCases.Concat(["Dense<Sigmoid>", "Dense<Softplus>", "Dense<Selu>", "Dense<Hardtanh>"]))
+        foreach (var c in SingleCases.Except(NewUnitCases).Concat(["Dense<Sigmoid>", "Dense<Softplus>", "Dense<Selu>", "Dense<Hardtanh>"]))
             data.Add(c);
         return data;
     }
@@ -563,9 +567,9 @@ public abstract class UnitKernelTests
         {
             int w = layer.Inputs * layer.Outputs;
             var block = parameters.AsSpan(offset, layer.ParameterCount);
-            if (layer.Kind is not (ReferenceUnitKind.Dense or ReferenceUnitKind.Nau or ReferenceUnitKind.Nmu))
+            if (layer.Kind is ReferenceUnitKind.Nac or ReferenceUnitKind.NacMult or ReferenceUnitKind.Nalu or ReferenceUnitKind.INalu)
                 cache.AddRange(NacReference.Weights(block[..w], block[w..(2 * w)]));
-            if (layer.Untied)
+            if (layer.Untied || layer.Kind == ReferenceUnitKind.INalu)
                 cache.AddRange(NacReference.Weights(block[(2 * w)..(3 * w)], block[(3 * w)..(4 * w)]));
             offset += layer.ParameterCount;
         }
@@ -584,7 +588,8 @@ public abstract class UnitKernelTests
         foreach (var layer in layers)
         {
             int w = layer.Inputs * layer.Outputs;
-            int pairs = layer.Kind is ReferenceUnitKind.Dense or ReferenceUnitKind.Nau or ReferenceUnitKind.Nmu ? 0 : layer.Untied ? 2 : 1;
+            int pairs = layer.Kind == ReferenceUnitKind.INalu ? 2
+                : layer.Kind is not (ReferenceUnitKind.Nac or ReferenceUnitKind.NacMult or ReferenceUnitKind.Nalu) ? 0 : layer.Untied ? 2 : 1;
             for (int pair = 0; pair < pairs; pair++)
             {
                 int wHat = offset + 2 * pair * w, mHat = wHat + w;
@@ -635,6 +640,20 @@ public abstract class UnitKernelTests
                 "Chain<Nau,Nmu>+Linear" => Of(name,
                     new Chain<NauUnit, NmuUnit>(new NauUnit(i, h, RegularizerOf(name)), new NmuUnit(h, o, RegularizerOf(name))),
                     ReferenceLayer.Nau(i, h), ReferenceLayer.Nmu(h, o)),
+                "Npu" => Of(name, new NpuUnit(i, o), ReferenceLayer.Npu(i, o)),
+                "RealNpu" => Of(name, new RealNpuUnit(i, o), ReferenceLayer.RealNpu(i, o)),
+                "Chain<Dense<Tanh>,Npu,RealNpu>" => Of(name,
+                    new Chain<DenseUnit<Tanh>, Chain<NpuUnit, RealNpuUnit>>(
+                        new DenseUnit<Tanh>(i, h), new Chain<NpuUnit, RealNpuUnit>(new NpuUnit(h, h), new RealNpuUnit(h, o))),
+                    ReferenceLayer.Dense(i, h, ReferenceActivation.Tanh), ReferenceLayer.Npu(h, h), ReferenceLayer.RealNpu(h, o)),
+                "Nmru" => Of(name, new NmruUnit(i, o), ReferenceLayer.Nmru(i, o)),
+                "INalu" => Of(name, new INaluUnit(i, o), ReferenceLayer.INalu(i, o)),
+                "NaluGate" => Of(name, new NaluUnit(i, o, inputIndependentGate: true), ReferenceLayer.Nalu(i, o, inputIndependentGate: true)),
+                "NaluUntiedGate" => Of(name, new NaluUnit(i, o, untied: true, inputIndependentGate: true),
+                    ReferenceLayer.Nalu(i, o, untied: true, inputIndependentGate: true)),
+                "Chain<Nmru,Nmru>" => Of(name,
+                    new Chain<NmruUnit, NmruUnit>(new NmruUnit(i, h), new NmruUnit(h, o)),
+                    ReferenceLayer.Nmru(i, h), ReferenceLayer.Nmru(h, o)),
                 "Dense<Linear>" => Dense<Linear>(name, i, o, ReferenceActivation.Linear),
                 "Dense<Relu>" => Dense<Relu>(name, i, o, ReferenceActivation.Relu),
                 "Dense<Relu6>" => Dense<Relu6>(name, i, o, ReferenceActivation.Relu6),
@@ -831,9 +850,22 @@ public abstract class UnitKernelTests
                         values.AddRange(Uniform(rng, w, -1, 1));
                         values.AddRange(Uniform(rng, layer.Outputs, -0.5, 0.5));
                         break;
+                    case ReferenceUnitKind.Npu or ReferenceUnitKind.RealNpu:
+                        // Weights small enough that 13 inputs stay far from the clamp; gates inside and outside [0, 1].
+                        values.AddRange(Uniform(rng, (layer.Kind == ReferenceUnitKind.Npu ? 2 : 1) * w, -0.7, 0.7));
+                        values.AddRange(Uniform(rng, layer.Inputs, -0.2, 1.2));
+                        break;
+                    case ReferenceUnitKind.INalu:
+                        values.AddRange(Uniform(rng, 4 * w, -2, 2));
+                        values.AddRange(Uniform(rng, layer.Outputs, -1, 1));
+                        break;
+                    case ReferenceUnitKind.Nmru:
+                        // W in [0, 1]; mostly near 0 or 1 on the reciprocal half, so 13 factors of up to |1/x| stay moderate.
+                        values.AddRange(Uniform(rng, layer.Outputs * 2 * layer.Inputs, 0, 1).Select((v, k) => k % (2 * layer.Inputs) < layer.Inputs ? v : v * v * v * 0.3f));
+                        break;
                     case ReferenceUnitKind.Nalu:
                         values.AddRange(Uniform(rng, (layer.Untied ? 4 : 2) * w, -2, 2));
-                        values.AddRange(Uniform(rng, w, -1, 1));
+                        values.AddRange(Uniform(rng, layer.InputIndependentGate ? layer.Outputs : w, -1, 1));
                         break;
                     case ReferenceUnitKind.Nau:
                         values.AddRange(Uniform(rng, w, -1, 1));    // its feasible set

@@ -11,7 +11,7 @@ namespace Nalu.Gpu.Bench.Cli;
 /// <summary>Options that define a model, a task and an optimizer; shared by train and bench.</summary>
 public abstract class ModelOptions : CommonOptions
 {
-    [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, nau, nmu, mlp (dense layers, --activation between them, linear output); " +
+    [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, nalu-gate (input-independent gate σ(G), G per output), nau, nmu, npu, realnpu, nmru, inalu (unit math only, no iNALU recipe), mlp (dense layers, --activation between them, linear output); " +
         "or a two-layer preset with one --hidden width: nau-nmu (NAU then NMU). nau, nmu and nau-nmu carry the paper's sparsity regulariser (see --regularizer).")]
     public string Unit { get; set; } = "nalu";
 
@@ -140,8 +140,13 @@ public abstract class ModelOptions : CommonOptions
                 "nalu-untied" => LayerSpec.Nalu(widths[i], widths[i + 1], untied: true),
                 "nau" => LayerSpec.Nau(widths[i], widths[i + 1], nau),
                 "nmu" => LayerSpec.Nmu(widths[i], widths[i + 1], nmu),
+                "nalu-gate" => LayerSpec.Nalu(widths[i], widths[i + 1]) with { InputIndependentGate = true },
+                "npu" => LayerSpec.Npu(widths[i], widths[i + 1]),
+                "realnpu" => LayerSpec.RealNpu(widths[i], widths[i + 1]),
+                "nmru" => LayerSpec.Nmru(widths[i], widths[i + 1]),
+                "inalu" => new LayerSpec(UnitKind.INalu, widths[i], widths[i + 1]),
                 "mlp" => LayerSpec.Dense(widths[i], widths[i + 1], last ? Act.Linear : ParseActivation(Activation)),
-                _ => throw new UsageException($"--unit '{unit}' is not one of nac, nac-mult, nalu, nalu-untied, nau, nmu, mlp, {string.Join(", ", ModelPresets.All.Select(p => p.Name))}."),
+                _ => throw new UsageException($"--unit '{unit}' is not one of nac, nac-mult, nalu, nalu-untied, nalu-gate, nau, nmu, npu, realnpu, nmru, inalu, mlp, {string.Join(", ", ModelPresets.All.Select(p => p.Name))}."),
             });
         }
 

@@ -15,6 +15,14 @@ public enum ReferenceUnitKind
     Nau,
     /// <summary><see cref="NmuReference"/>.</summary>
     Nmu,
+    /// <summary><see cref="NpuReference"/>.</summary>
+    Npu,
+    /// <summary><see cref="RealNpuReference"/>.</summary>
+    RealNpu,
+    /// <summary><see cref="NmruReference"/>.</summary>
+    Nmru,
+    /// <summary><see cref="INaluReference"/>.</summary>
+    INalu,
 }
 
 /// <summary>One layer of a <see cref="ModelReference"/>: a unit type and its widths.</summary>
@@ -22,8 +30,12 @@ public readonly record struct ReferenceLayer
 {
     /// <summary>A layer; <paramref name="untied"/> is for NALU only, <paramref name="activation"/> for dense only.</summary>
     public ReferenceLayer(
-        ReferenceUnitKind kind, int inputs, int outputs, bool untied = false, ReferenceActivation activation = ReferenceActivation.Linear)
+        ReferenceUnitKind kind, int inputs, int outputs, bool untied = false, ReferenceActivation activation = ReferenceActivation.Linear,
+        bool inputIndependentGate = false)
     {
+        if (inputIndependentGate && kind != ReferenceUnitKind.Nalu)
+            throw new ArgumentException($"Only NALU layers have the input-independent gate option, not {kind}.", nameof(inputIndependentGate));
+        InputIndependentGate = inputIndependentGate;
         ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
         if (untied && kind != ReferenceUnitKind.Nalu)
@@ -45,6 +57,8 @@ public readonly record struct ReferenceLayer
     public int Outputs { get; }
     /// <summary>NALU only: separate weights for the additive and multiplicative paths.</summary>
     public bool Untied { get; }
+    /// <summary>NALU only: the gate is <c>σ(G)</c> with one G per output.</summary>
+    public bool InputIndependentGate { get; }
     /// <summary>Dense only: the activation.</summary>
     public ReferenceActivation Activation { get; }
 
@@ -53,7 +67,16 @@ public readonly record struct ReferenceLayer
     /// <summary>A NAC• layer.</summary>
     public static ReferenceLayer NacMult(int inputs, int outputs) => new(ReferenceUnitKind.NacMult, inputs, outputs);
     /// <summary>A NALU layer, tied unless <paramref name="untied"/>.</summary>
-    public static ReferenceLayer Nalu(int inputs, int outputs, bool untied = false) => new(ReferenceUnitKind.Nalu, inputs, outputs, untied);
+    public static ReferenceLayer Nalu(int inputs, int outputs, bool untied = false, bool inputIndependentGate = false) =>
+        new(ReferenceUnitKind.Nalu, inputs, outputs, untied, ReferenceActivation.Linear, inputIndependentGate);
+    /// <summary>A complex NPU layer.</summary>
+    public static ReferenceLayer Npu(int inputs, int outputs) => new(ReferenceUnitKind.Npu, inputs, outputs);
+    /// <summary>A real NPU layer.</summary>
+    public static ReferenceLayer RealNpu(int inputs, int outputs) => new(ReferenceUnitKind.RealNpu, inputs, outputs);
+    /// <summary>An NMRU layer.</summary>
+    public static ReferenceLayer Nmru(int inputs, int outputs) => new(ReferenceUnitKind.Nmru, inputs, outputs);
+    /// <summary>An iNALU layer (unit math only).</summary>
+    public static ReferenceLayer INalu(int inputs, int outputs) => new(ReferenceUnitKind.INalu, inputs, outputs);
     /// <summary>An NAU layer.</summary>
     public static ReferenceLayer Nau(int inputs, int outputs) => new(ReferenceUnitKind.Nau, inputs, outputs);
     /// <summary>An NMU layer.</summary>
@@ -67,9 +90,13 @@ public readonly record struct ReferenceLayer
     {
         ReferenceUnitKind.Nac => NacReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.ParameterCount(Inputs, Outputs),
-        ReferenceUnitKind.Nalu => NaluReference.ParameterCount(Inputs, Outputs, Untied),
+        ReferenceUnitKind.Nalu => NaluReference.ParameterCount(Inputs, Outputs, Untied, InputIndependentGate),
         ReferenceUnitKind.Nau => NauReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.Nmu => NmuReference.ParameterCount(Inputs, Outputs),
+        ReferenceUnitKind.Npu => NpuReference.ParameterCount(Inputs, Outputs),
+        ReferenceUnitKind.RealNpu => RealNpuReference.ParameterCount(Inputs, Outputs),
+        ReferenceUnitKind.Nmru => NmruReference.ParameterCount(Inputs, Outputs),
+        ReferenceUnitKind.INalu => INaluReference.ParameterCount(Inputs, Outputs),
         _ => DenseReference.ParameterCount(Inputs, Outputs),
     };
 
@@ -78,9 +105,13 @@ public readonly record struct ReferenceLayer
     {
         ReferenceUnitKind.Nac => NacReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.Forward(parameters, x, batch, Inputs, Outputs),
-        ReferenceUnitKind.Nalu => NaluReference.Forward(parameters, x, batch, Inputs, Outputs, Untied),
+        ReferenceUnitKind.Nalu => NaluReference.Forward(parameters, x, batch, Inputs, Outputs, Untied, InputIndependentGate),
         ReferenceUnitKind.Nau => NauReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.Nmu => NmuReference.Forward(parameters, x, batch, Inputs, Outputs),
+        ReferenceUnitKind.Npu => NpuReference.Forward(parameters, x, batch, Inputs, Outputs),
+        ReferenceUnitKind.RealNpu => RealNpuReference.Forward(parameters, x, batch, Inputs, Outputs),
+        ReferenceUnitKind.Nmru => NmruReference.Forward(parameters, x, batch, Inputs, Outputs),
+        ReferenceUnitKind.INalu => INaluReference.Forward(parameters, x, batch, Inputs, Outputs),
         _ => DenseReference.Forward(parameters, x, batch, Inputs, Outputs, Activation),
     };
 
@@ -90,16 +121,20 @@ public readonly record struct ReferenceLayer
     {
         ReferenceUnitKind.Nac => NacReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.NacMult => NacMultReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
-        ReferenceUnitKind.Nalu => NaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Untied),
+        ReferenceUnitKind.Nalu => NaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Untied, InputIndependentGate),
         ReferenceUnitKind.Nau => NauReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.Nmu => NmuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
+        ReferenceUnitKind.Npu => NpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
+        ReferenceUnitKind.RealNpu => RealNpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
+        ReferenceUnitKind.Nmru => NmruReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
+        ReferenceUnitKind.INalu => INaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         _ => DenseReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Activation),
     };
 
     /// <inheritdoc />
     public override string ToString() => Kind switch
     {
-        ReferenceUnitKind.Nalu when Untied => $"NaluUntied({Inputs}→{Outputs})",
+        ReferenceUnitKind.Nalu when Untied || InputIndependentGate => $"Nalu{(Untied ? "Untied" : "")}{(InputIndependentGate ? "Gate" : "")}({Inputs}→{Outputs})",
         ReferenceUnitKind.Dense => $"Dense<{Activation}>({Inputs}→{Outputs})",
         _ => $"{Kind}({Inputs}→{Outputs})",
     };
@@ -275,6 +310,28 @@ internal static class ReferenceMath
         }
 
         return c;
+    }
+
+    /// <summary>
+    /// A weight regulariser's value in double: <c>strength(step) · Σ penalty(w)</c>, divided by the count for the
+    /// sparsity kinds (a mean) — what <see cref="IUnit.Regularize"/> differentiates.
+    /// </summary>
+    public static double Penalty(ReadOnlySpan<double> weights, RegularizerSettings regularizer, int step)
+    {
+        double sum = 0;
+        foreach (double w in weights)
+        {
+            double a = Math.Abs(w);
+            sum += regularizer.Kind switch
+            {
+                RegularizerKind.SparsityLinear => Math.Min(a, 1 - a),
+                RegularizerKind.SparsitySquared => w * w * (1 - a) * (1 - a),
+                RegularizerKind.L1 => a,
+                _ => 0,
+            };
+        }
+
+        return regularizer.StrengthAt(step) * (regularizer.IsMean ? sum / weights.Length : sum);
     }
 
     public static void CheckShapes(ReadOnlySpan<double> parameters, int parameterCount, ReadOnlySpan<double> x, int batch, int inputs, int outputs)

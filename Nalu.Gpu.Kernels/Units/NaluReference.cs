@@ -5,7 +5,9 @@ namespace Nalu.Gpu.Kernels.Units;
 /// form: the executable specification the kernels are checked against.
 /// </summary>
 /// <remarks>
-/// Parameters, each O×I row-major: tied <c>[Ŵ, M̂, G]</c>; untied <c>[Ŵa, M̂a, Ŵm, M̂m, G]</c>.
+/// Parameters, each O×I row-major: tied <c>[Ŵ, M̂, G]</c>; untied <c>[Ŵa, M̂a, Ŵm, M̂m, G]</c>. With the
+/// input-independent gate, G has O values and <c>g = σ(G)</c> (broadcast over the batch), <c>∂L/∂G = Σ_b δg</c>, and
+/// the gate term of ∂L/∂X is dropped.
 /// <code>
 /// Wa = tanh(Ŵa) ⊙ σ(M̂a),  Wm = tanh(Ŵm) ⊙ σ(M̂m)   (tied: Wm = Wa)
 /// A = X Waᵀ,  Λ = log(|X| + ε),  Z = Λ Wmᵀ,  M = exp(min(Z, 88)),  g = σ(X Gᵀ)
@@ -18,19 +20,21 @@ namespace Nalu.Gpu.Kernels.Units;
 public static class NaluReference
 {
     /// <summary>Number of parameters: 3·O·I tied, 5·O·I untied.</summary>
-    public static int ParameterCount(int inputs, int outputs, bool untied = false) => (untied ? 5 : 3) * inputs * outputs;
+    public static int ParameterCount(int inputs, int outputs, bool untied = false, bool inputIndependentGate = false) =>
+        (untied ? 4 : 2) * inputs * outputs + (inputIndependentGate ? outputs : inputs * outputs);
 
     /// <summary>Forward pass: <c>Y = g ⊙ A + (1 − g) ⊙ M</c> (B×O).</summary>
     public static double[] Forward(
-        ReadOnlySpan<double> parameters, ReadOnlySpan<double> x, int batch, int inputs, int outputs, bool untied = false)
+        ReadOnlySpan<double> parameters, ReadOnlySpan<double> x, int batch, int inputs, int outputs, bool untied = false,
+        bool inputIndependentGate = false)
     {
-        ReferenceMath.CheckShapes(parameters, ParameterCount(inputs, outputs, untied), x, batch, inputs, outputs);
+        ReferenceMath.CheckShapes(parameters, ParameterCount(inputs, outputs, untied, inputIndependentGate), x, batch, inputs, outputs);
         var (wa, wm) = EffectiveWeights(parameters, inputs * outputs, untied);
         var gate = parameters[GateOffset(inputs * outputs, untied)..];
         var a = ReferenceMath.MultiplyTransposed(x, wa, batch, inputs, outputs);
         var z = ReferenceMath.MultiplyTransposed(ReferenceMath.LogAbs(x), wm, batch, inputs, outputs);
         var m = ReferenceMath.ClampedExp(z);
-        var gz = ReferenceMath.MultiplyTransposed(x, gate, batch, inputs, outputs);
+        var gz = GateInputs(x, gate, batch, inputs, outputs, inputIndependentGate);
         var y = new double[batch * outputs];
         for (int k = 0; k < y.Length; k++)
         {
@@ -47,9 +51,9 @@ public static class NaluReference
     /// </summary>
     public static (double[] ParameterGradient, double[] InputGradient) Backward(
         ReadOnlySpan<double> parameters, ReadOnlySpan<double> x, ReadOnlySpan<double> dy,
-        int batch, int inputs, int outputs, bool untied = false)
+        int batch, int inputs, int outputs, bool untied = false, bool inputIndependentGate = false)
     {
-        ReferenceMath.CheckShapes(parameters, ParameterCount(inputs, outputs, untied), x, batch, inputs, outputs);
+        ReferenceMath.CheckShapes(parameters, ParameterCount(inputs, outputs, untied, inputIndependentGate), x, batch, inputs, outputs);
         ReferenceMath.CheckLength(dy, batch * outputs, nameof(dy));
         int n = inputs * outputs;
         var (wa, wm) = EffectiveWeights(parameters, n, untied);
@@ -58,7 +62,7 @@ public static class NaluReference
         var a = ReferenceMath.MultiplyTransposed(x, wa, batch, inputs, outputs);        // A  (B, O)
         var z = ReferenceMath.MultiplyTransposed(logs, wm, batch, inputs, outputs);     // Z  (B, O)
         var m = ReferenceMath.ClampedExp(z);                                             // M  (B, O)
-        var gz = ReferenceMath.MultiplyTransposed(x, gate, batch, inputs, outputs);     //    (B, O)
+        var gz = GateInputs(x, gate, batch, inputs, outputs, inputIndependentGate);      //    (B, O)
 
         var da = new double[batch * outputs];
         var dz = new double[batch * outputs];
@@ -73,7 +77,17 @@ public static class NaluReference
 
         var gradWa = ReferenceMath.TransposedMultiply(da, x, batch, outputs, inputs);    // δaᵀ X  (O, I)
         var gradWm = ReferenceMath.TransposedMultiply(dz, logs, batch, outputs, inputs); // δzᵀ Λ  (O, I)
-        var gradG = ReferenceMath.TransposedMultiply(dg, x, batch, outputs, inputs);     // δgᵀ X  (O, I)
+        double[] gradG;                                                                  // δgᵀ X  (O, I), or Σ_b δg  (O)
+        if (inputIndependentGate)
+        {
+            gradG = new double[outputs];
+            for (int k = 0; k < dg.Length; k++)
+                gradG[k % outputs] += dg[k];
+        }
+        else
+        {
+            gradG = ReferenceMath.TransposedMultiply(dg, x, batch, outputs, inputs);
+        }
 
         double[] parameterGradient;
         if (untied)
@@ -92,7 +106,7 @@ public static class NaluReference
         }
 
         var dxA = ReferenceMath.Multiply(da, wa, batch, outputs, inputs);
-        var dxG = ReferenceMath.Multiply(dg, gate, batch, outputs, inputs);
+        var dxG = inputIndependentGate ? new double[batch * inputs] : ReferenceMath.Multiply(dg, gate, batch, outputs, inputs);
         var dxM = ReferenceMath.Multiply(dz, wm, batch, outputs, inputs);
         var dx = new double[batch * inputs];
         for (int k = 0; k < dx.Length; k++)
@@ -101,6 +115,17 @@ public static class NaluReference
     }
 
     private static int GateOffset(int n, bool untied) => (untied ? 4 : 2) * n;
+
+    /// <summary>The gate's pre-activation (B×O): <c>X Gᵀ</c>, or G broadcast over the batch.</summary>
+    private static double[] GateInputs(ReadOnlySpan<double> x, ReadOnlySpan<double> gate, int batch, int inputs, int outputs, bool inputIndependent)
+    {
+        if (!inputIndependent)
+            return ReferenceMath.MultiplyTransposed(x, gate, batch, inputs, outputs);
+        var gz = new double[batch * outputs];
+        for (int k = 0; k < gz.Length; k++)
+            gz[k] = gate[k % outputs];
+        return gz;
+    }
 
     private static (double[] Additive, double[] Multiplicative) EffectiveWeights(ReadOnlySpan<double> parameters, int n, bool untied)
     {

@@ -4,9 +4,11 @@ namespace Nalu.Gpu.Kernels.Units;
 /// Neural arithmetic logic unit (Trask et al. 2018):
 /// <c>a = x Waᵀ</c>, <c>m = exp(log(|x|+ε) Wmᵀ)</c>, <c>g = σ(x Gᵀ)</c>, <c>y = g·a + (1−g)·m</c>.
 /// Tied (the paper's form, the default): <c>Wa = Wm = tanh(Ŵ)·σ(M̂)</c>. Untied: separate Ŵ, M̂ per path.
+/// Input-independent gate (an option, as in iNALU): <c>g = σ(G)</c> with one value G_o per output instead of <c>σ(x Gᵀ)</c>.
 /// </summary>
 /// <remarks>
-/// Parameters, each O×I row-major: tied <c>[Ŵ, M̂, G]</c>; untied <c>[Ŵa, M̂a, Ŵm, M̂m, G]</c>.
+/// Parameters, each O×I row-major: tied <c>[Ŵ, M̂, G]</c>; untied <c>[Ŵa, M̂a, Ŵm, M̂m, G]</c>; with the
+/// input-independent gate G is a vector of O values (<c>∂L/∂G_o = δgate_o</c>, and the gate sends nothing into ∂L/∂x).
 /// Cache: <c>Wa</c> (and <c>Wm</c> when untied). The forward computes a, m, g and y in one pass over the
 /// inputs and saves, per output, <c>a, m, g, z</c> (z is the exponent before the clamp), then
 /// <c>log(|x|+ε)</c> per input. Backward per output, with δ = ∂L/∂y:
@@ -20,25 +22,32 @@ public readonly struct NaluUnit : IUnit
     private readonly int _outputs;
     // An int, not a bool: ILGPU 1.5.3 rejects bool fields in kernel-parameter structs.
     private readonly int _untied;
+    private readonly int _inputIndependentGate;
 
-    /// <summary>A NALU with the given widths; <paramref name="untied"/> gives each path its own weights.</summary>
-    public NaluUnit(int inputs, int outputs, bool untied = false)
+    /// <summary>
+    /// A NALU with the given widths; <paramref name="untied"/> gives each path its own weights,
+    /// <paramref name="inputIndependentGate"/> makes the gate <c>σ(G_o)</c>, one value per output.
+    /// </summary>
+    public NaluUnit(int inputs, int outputs, bool untied = false, bool inputIndependentGate = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
         _inputs = inputs;
         _outputs = outputs;
         _untied = untied ? 1 : 0;
+        _inputIndependentGate = inputIndependentGate ? 1 : 0;
     }
 
     /// <summary>Whether the additive and multiplicative paths have separate weights.</summary>
     public bool Untied => _untied != 0;
+    /// <summary>Whether the gate is <c>σ(G_o)</c> (G of size O) rather than <c>σ(x Gᵀ)</c>.</summary>
+    public bool InputIndependentGate => _inputIndependentGate != 0;
     /// <inheritdoc />
     public int Inputs => _inputs;
     /// <inheritdoc />
     public int Outputs => _outputs;
     /// <inheritdoc />
-    public int ParameterCount => (Untied ? 5 : 3) * _inputs * _outputs;
+    public int ParameterCount => (Untied ? 4 : 2) * _inputs * _outputs + (InputIndependentGate ? _outputs : _inputs * _outputs);
     /// <inheritdoc />
     public int CacheCount => (Untied ? 2 : 1) * _inputs * _outputs;
     /// <inheritdoc />
@@ -83,7 +92,7 @@ public readonly struct NaluUnit : IUnit
             int row = o * inputs;
             float a = cache.Dot(cacheOffset + row, x, xOffset, inputs);
             float z = cache.Dot(multCache + row, saved, logs, inputs);
-            float gz = parameters.Dot(gate + row, x, xOffset, inputs);
+            float gz = InputIndependentGate ? parameters[gate + o] : parameters.Dot(gate + row, x, xOffset, inputs);
             float m = UnitMath.ClampedExp(z);
             float g = UnitMath.Sigmoid(gz);
             int s = savedOffset + 4 * o;
@@ -142,11 +151,15 @@ public readonly struct NaluUnit : IUnit
             int row = o * inputs;
             grad.AddScaled(gradOffset + row, da, x, xOffset, inputs);
             grad.AddScaled(gradMult + row, dz, saved, logs, inputs);
-            grad.AddScaled(gradGate + row, dgate, x, xOffset, inputs);
+            if (InputIndependentGate)
+                grad[gradGate + o] += dgate;
+            else
+                grad.AddScaled(gradGate + row, dgate, x, xOffset, inputs);
             if (needInputGradient)
             {
                 dx.AddScaled(dxOffset, da, cache, cacheOffset + row, inputs);
-                dx.AddScaled(dxOffset, dgate, parameters, gate + row, inputs);
+                if (!InputIndependentGate)
+                    dx.AddScaled(dxOffset, dgate, parameters, gate + row, inputs);
             }
         }
     }

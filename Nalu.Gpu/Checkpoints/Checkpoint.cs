@@ -33,19 +33,23 @@ public static class Checkpoint
     /// <summary>Layer description as stored in the metadata.</summary>
     public sealed record LayerRecord(
         UnitKind Kind, int Inputs, int Outputs, bool Untied, Activation Activation,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RegularizerRecord? Regularizer = null)
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RegularizerRecord? Regularizer = null,
+        bool InputIndependentGate = false)
     {
         /// <summary>The record of a layer (its regulariser only when it has one).</summary>
         public static LayerRecord Of(LayerSpec l) => new(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation,
-            l.Regularizer.Kind == RegularizerKind.None ? null : RegularizerRecord.Of(l.Regularizer));
+            l.Regularizer.Kind == RegularizerKind.None ? null : RegularizerRecord.Of(l.Regularizer), l.InputIndependentGate);
 
-        /// <summary>The layer; a missing regulariser (every checkpoint written before regularisers existed) is none.</summary>
+        /// <summary>
+        /// The layer; a missing regulariser (every checkpoint written before regularisers existed) is none, and a missing
+        /// InputIndependentGate (written before that option existed) is false.
+        /// </summary>
         public LayerSpec ToSpec() => new(Kind, Inputs, Outputs, Untied, Activation)
         {
             Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None,
+            InputIndependentGate = InputIndependentGate,
         };
     }
-
     /// <summary>A layer's regulariser as stored in the metadata (the fields of <see cref="RegularizerSettings"/>).</summary>
     public sealed record RegularizerRecord(RegularizerKind Kind, float Strength, float StrengthEnd, int Start, int End, int Every)
     {

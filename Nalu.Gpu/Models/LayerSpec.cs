@@ -18,6 +18,14 @@ public enum UnitKind
     Nau,
     /// <summary>NMU (Madsen &amp; Johansen): <c>y_o = Π_i (W_oi x_i + 1 − W_oi)</c>, W clamped to [0, 1], optional sparsity regulariser.</summary>
     Nmu,
+    /// <summary>Neural power unit (Heim et al. 2020), complex: <c>z = exp(W_re log r − π W_im k)·cos(W_im log r + π W_re k)</c>.</summary>
+    Npu,
+    /// <summary>Real neural power unit: the NPU with <c>W_im ≡ 0</c>.</summary>
+    RealNpu,
+    /// <summary>Neural multiplicative reciprocal unit (Mistry et al.): an NMU over <c>[x, 1/(x ± ε)]</c>, W ∈ [0, 1].</summary>
+    Nmru,
+    /// <summary>iNALU (Schlör et al.): separate path weights, ω = 20 clip, sign retrieval, gate σ(G) per output (unit math only).</summary>
+    INalu,
 }
 
 /// <summary>Activations of <see cref="UnitKind.Dense"/> layers.</summary>
@@ -56,7 +64,8 @@ public enum Activation
 /// family and Xavier-uniform otherwise, with zero biases. Values come from the counter RNG keyed by
 /// (seed, layer, element), so a seed fixes the initial model on every device. A PReLU layer's slope α starts
 /// at 0.25 (PyTorch's default) and its weights are initialised as for the ReLU family. NAU (Madsen &amp; Johansen):
-/// <c>U[−r, r]</c> with <c>r = min(0.5, √3·√(2/(I+O)))</c>; NMU: <c>U[0.25, 0.75]</c>.
+/// <c>U[−r, r]</c> with <c>r = min(0.5, √3·√(2/(I+O)))</c>; NMU: <c>U[0.25, 0.75]</c>. NPU and RealNPU (Heim et al.):
+/// W_re Xavier-uniform, W_im = 0, every gate g = <see cref="NpuInitialGate"/> (0.5). NMRU: W ~ U[0.25, 0.75], the NMU's.
 /// </remarks>
 /// <param name="Kind">Unit type.</param>
 /// <param name="Inputs">Input width I ≥ 1.</param>
@@ -77,14 +86,35 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <summary>An NMU layer with an optional sparsity regulariser (none by default).</summary>
     public static LayerSpec Nmu(int inputs, int outputs, RegularizerSettings regularizer = default) =>
         new(UnitKind.Nmu, inputs, outputs) { Regularizer = regularizer };
+    /// <summary>A complex NPU layer (Heim et al.), optionally with their L1 regulariser.</summary>
+    public static LayerSpec Npu(int inputs, int outputs, RegularizerSettings regularizer = default) =>
+        new(UnitKind.Npu, inputs, outputs) { Regularizer = regularizer };
+    /// <summary>A real NPU layer, optionally with Heim et al.'s L1 regulariser.</summary>
+    public static LayerSpec RealNpu(int inputs, int outputs, RegularizerSettings regularizer = default) =>
+        new(UnitKind.RealNpu, inputs, outputs) { Regularizer = regularizer };
+    /// <summary>An NMRU layer, optionally with the NMU's sparsity regulariser.</summary>
+    public static LayerSpec Nmru(int inputs, int outputs, RegularizerSettings regularizer = default) =>
+        new(UnitKind.Nmru, inputs, outputs) { Regularizer = regularizer };
     /// <summary>A dense layer with bias.</summary>
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
     /// <summary>
     /// The layer's weight regulariser and its schedule (none by default). Only units that define one use it
-    /// (NAU and NMU: sparsity; NPU and RealNPU: L1); <see cref="Validate"/> rejects it on any other unit.
+    /// (NAU, NMU and NMRU: sparsity; NPU and RealNPU: L1); <see cref="Validate"/> rejects it on any other unit.
     /// </summary>
     public RegularizerSettings Regularizer { get; init; }
+
+    /// <summary>
+    /// NALU only: the gate is <c>σ(G_o)</c> with one trained value per output (tensor <c>G</c> of shape [O]) instead of
+    /// <c>σ(x Gᵀ)</c> — the input-independent gate of iNALU as an option of the NALU.
+    /// </summary>
+    public bool InputIndependentGate { get; init; }
+
+    /// <summary>
+    /// NPU and RealNPU: the initial relevance gate g of every input (Heim et al.: 0.5). Must lie in [0, 1], the range
+    /// the unit clamps g to.
+    /// </summary>
+    public float NpuInitialGate { get; init; } = 0.5f;
 
     /// <summary>The named tensors of this layer's parameter block, in layout order.</summary>
     public IReadOnlyList<(string Name, int[] Shape)> Tensors
@@ -95,14 +125,20 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             return Kind switch
             {
                 UnitKind.Nac or UnitKind.NacMult => [("W_hat", matrix), ("M_hat", matrix)],
-                UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", matrix)],
-                UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", matrix)],
+                UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", GateShape)],
+                UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", GateShape)],
                 UnitKind.Nau or UnitKind.Nmu => [("W", matrix)],
+                UnitKind.Npu => [("W_re", matrix), ("W_im", matrix), ("g", [Inputs])],
+                UnitKind.RealNpu => [("W_re", matrix), ("g", [Inputs])],
+                UnitKind.Nmru => [("W", [Outputs, 2 * Inputs])],
+                UnitKind.INalu => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", [Outputs])],
                 _ when Activation == Activation.PRelu => [("weight", matrix), ("bias", [Outputs]), ("alpha", [1])],
                 _ => [("weight", matrix), ("bias", [Outputs])],
             };
         }
     }
+
+    private int[] GateShape => InputIndependentGate ? [Outputs] : [Outputs, Inputs];
 
     /// <summary>Number of parameters.</summary>
     public int ParameterCount => Tensors.Sum(t => t.Shape.Aggregate(1, (a, b) => a * b));
@@ -111,7 +147,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public override string ToString() => Kind switch
     {
         UnitKind.Dense => $"dense-{Activation.ToString().ToLowerInvariant()}({Inputs}→{Outputs})",
-        UnitKind.Nalu when Untied => $"nalu-untied({Inputs}→{Outputs})",
+        UnitKind.Nalu when Untied || InputIndependentGate => $"nalu{(Untied ? "-untied" : "")}{(InputIndependentGate ? "-gate" : "")}({Inputs}→{Outputs})",
         _ => $"{Kind.ToString().ToLowerInvariant()}({Inputs}→{Outputs})",
     };
 
@@ -125,27 +161,40 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
         if (Untied && Kind != UnitKind.Nalu)
             throw new ArgumentException($"Only NALU layers can be untied; got {Kind}.");
+        if (InputIndependentGate && Kind != UnitKind.Nalu)
+            throw new ArgumentException($"Only NALU layers have the input-independent gate option; got {Kind}.", nameof(InputIndependentGate));
+        if (!(NpuInitialGate >= 0f && NpuInitialGate <= 1f))
+            throw new ArgumentOutOfRangeException(nameof(NpuInitialGate), NpuInitialGate, "The NPU's initial gate must lie in [0, 1].");
         ValidateRegularizer();
         if ((long)Inputs * Outputs * 5 > int.MaxValue / 4)
             throw new ArgumentOutOfRangeException(nameof(Inputs), $"Layer {Inputs}→{Outputs} is too large for 32-bit indexing.");
     }
 
-    /// <summary>Whether this layer's unit has a regulariser (NAU and NMU).</summary>
-    public bool HasRegularizer => Kind is UnitKind.Nau or UnitKind.Nmu;
+    /// <summary>Whether this layer's unit has a regulariser (NAU, NMU and NMRU: sparsity; NPU and RealNPU: L1).</summary>
+    public bool HasRegularizer => Kind is UnitKind.Nau or UnitKind.Nmu or UnitKind.Nmru or UnitKind.Npu or UnitKind.RealNpu;
+
+    /// <summary>Which regulariser kinds a unit defines: the sparsity shapes for NAU, NMU and NMRU, Heim et al.'s L1 for the NPUs.</summary>
+    private static bool SupportsRegularizer(UnitKind unit, RegularizerKind kind) => unit switch
+    {
+        UnitKind.Npu or UnitKind.RealNpu => kind == RegularizerKind.L1,
+        UnitKind.Nau or UnitKind.Nmu or UnitKind.Nmru => kind is RegularizerKind.SparsityLinear or RegularizerKind.SparsitySquared,
+        _ => false,
+    };
 
     private void ValidateRegularizer()
     {
         var r = Regularizer;
         if (r.Kind == RegularizerKind.None)
             return;
-        if (!HasRegularizer)
-        {
-            throw new ArgumentException(
-                $"Layer {this}: {Kind} layers have no regulariser, but a {r.Kind} regulariser was given (only NAU and NMU layers take one).");
-        }
-
         if (!Enum.IsDefined(r.Kind))
             throw new ArgumentOutOfRangeException(nameof(Regularizer), r.Kind, $"Layer {this}: unknown regulariser kind.");
+        if (!SupportsRegularizer(Kind, r.Kind))
+        {
+            throw new ArgumentException(HasRegularizer
+                ? $"Layer {this}: a {r.Kind} regulariser is not defined for {Kind} layers."
+                : $"Layer {this}: {Kind} layers have no regulariser, but a {r.Kind} regulariser was given (only NAU, NMU, NMRU, NPU and RealNPU layers take one).");
+        }
+
         if (!(float.IsFinite(r.Strength) && r.Strength >= 0f) || !(float.IsFinite(r.StrengthEnd) && r.StrengthEnd >= 0f))
             throw new ArgumentOutOfRangeException(nameof(Regularizer), r.Strength, $"Layer {this}: the regulariser strength must be finite and ≥ 0.");
         if (r.Kind == RegularizerKind.L1 ? r.Every < 1 : r.Start < 0 || r.End < r.Start)
@@ -160,9 +209,13 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     {
         UnitKind.Nac => new NacUnit(Inputs, Outputs),
         UnitKind.NacMult => new NacMultUnit(Inputs, Outputs),
-        UnitKind.Nalu => new NaluUnit(Inputs, Outputs, Untied),
+        UnitKind.Nalu => new NaluUnit(Inputs, Outputs, Untied, InputIndependentGate),
         UnitKind.Nau => new NauUnit(Inputs, Outputs, Regularizer),
         UnitKind.Nmu => new NmuUnit(Inputs, Outputs, Regularizer),
+        UnitKind.Npu => new NpuUnit(Inputs, Outputs, Regularizer),
+        UnitKind.RealNpu => new RealNpuUnit(Inputs, Outputs, Regularizer),
+        UnitKind.Nmru => new NmruUnit(Inputs, Outputs, Regularizer),
+        UnitKind.INalu => new INaluUnit(Inputs, Outputs),
         _ => Activation switch
         {
             Activation.Linear => new DenseUnit<Linear>(Inputs, Outputs),
@@ -208,5 +261,20 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
 
         if (Kind == UnitKind.Dense && Activation == Activation.PRelu)
             block[^1] = PReluDenseUnit.InitialSlope;
+
+        if (Kind is UnitKind.Npu or UnitKind.RealNpu)
+        {
+            // W_re Xavier-uniform (drawn above), W_im = 0, g = NpuInitialGate (Heim et al.).
+            int w = Inputs * Outputs;
+            block[w..].Fill(0f);
+            block[^Inputs..].Fill(NpuInitialGate);
+        }
+
+        if (Kind == UnitKind.Nmru)
+        {
+            // The NMU's U[0.25, 0.75] (Madsen & Johansen), for both halves of W.
+            for (int k = 0; k < block.Length; k++)
+                block[k] = 0.25f + 0.5f * CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)k);
+        }
     }
 }

@@ -90,8 +90,8 @@ public sealed class ModelArchitecture
             }
 
             var first = Layers[0];
-            return Layers.All(l => l.Kind == first.Kind && l.Untied == first.Untied)
-                ? $"{first.Kind.ToString().ToLowerInvariant()}{(first.Untied ? "-untied" : "")} {widths}"
+            return Layers.All(l => l.Kind == first.Kind && l.Untied == first.Untied && l.InputIndependentGate == first.InputIndependentGate)
+                ? $"{first.Kind.ToString().ToLowerInvariant()}{(first.Untied ? "-untied" : "")}{(first.InputIndependentGate ? "-gate" : "")} {widths}"
                 : ToString();
         }
     }
