@@ -40,7 +40,8 @@ public sealed class ExperimentArithmeticOptions : CommonOptions
     public const double QuickScheduleScale = 1e-3;
 
     [Option("units", HelpText = "Units, comma separated: nac, nac-mult, nalu, nalu-untied, mlp-ACTIVATION (e.g. mlp-relu6, mlp-linear, mlp-tanh), " +
-        "or presets with the papers' regularisers: nau-nmu (NAU then NMU), nau (NAU then NAU). Default nac,nalu,mlp-relu6,mlp-linear.")]
+        "nalu-gate, nmu, npu, realnpu, nmru (both layers that unit, no regulariser), or presets with the papers' regularisers: nau-nmu (NAU then NMU), " +
+        "nau (NAU then NAU), nau-npu, nau-realnpu (NAU then NPU/RealNPU, L1), nau-nmru (NAU then NMRU), inalu (iNALU, unit math only). Default nac,nalu,mlp-relu6,mlp-linear.")]
     public string? Units { get; set; }
 
     [Option("regularizer", HelpText = RegularizerOptions.KindHelp)]
@@ -54,6 +55,9 @@ public sealed class ExperimentArithmeticOptions : CommonOptions
 
     [Option("lambda-end", HelpText = RegularizerOptions.EndHelp)]
     public int? LambdaEnd { get; set; }
+
+    [Option("beta-end", HelpText = RegularizerOptions.BetaEndHelp)]
+    public float? BetaEnd { get; set; }
 
     [Option("schedule-scale", HelpText = RegularizerOptions.ScaleHelp + "; 0.001 with --quick.")]
     public double? ScheduleScale { get; set; }
@@ -151,10 +155,10 @@ public sealed class ExperimentArithmeticOptions : CommonOptions
             throw new UsageException("--out must name a folder.");
         var (shard, shards) = ParseShard(Shard);
         var units = ParseList(Units, ArithmeticUnit.Defaults, ArithmeticUnit.Parse, u => u.Name, "--units");
-        var overrides = RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale);
+        var overrides = RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale, BetaEnd);
         if (overrides is not null && units.All(u => u.Preset is null))
         {
-            throw new UsageException("--regularizer, --lambda, --lambda-start, --lambda-end and --schedule-scale apply to the preset units " +
+            throw new UsageException("--regularizer, --lambda, --lambda-start, --lambda-end, --beta-end and --schedule-scale apply to the preset units " +
                 $"({string.Join(", ", Nalu.Gpu.Models.ModelPresets.All.Select(p => p.Name))}); --units names none.");
         }
 

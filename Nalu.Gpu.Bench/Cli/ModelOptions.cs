@@ -27,12 +27,15 @@ public abstract class ModelOptions : CommonOptions
     [Option("lambda-end", HelpText = RegularizerOptions.EndHelp)]
     public int? LambdaEnd { get; set; }
 
+    [Option("beta-end", HelpText = RegularizerOptions.BetaEndHelp)]
+    public float? BetaEnd { get; set; }
+
     [Option("schedule-scale", HelpText = RegularizerOptions.ScaleHelp + ".")]
     public double? ScheduleScale { get; set; }
 
     /// <summary>The regulariser changes the options ask for (null: none).</summary>
     internal RegularizerOverrides? RegularizerOverrides() =>
-        RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale);
+        RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale, BetaEnd);
 
     [Option("activation", Default = "relu", HelpText = "Hidden activation of mlp: linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, prelu (learned slope), softsign, hardtanh.")]
     public string Activation { get; set; } = "relu";
@@ -114,10 +117,15 @@ public abstract class ModelOptions : CommonOptions
         string unit = (unitOverride ?? Unit).ToLowerInvariant();
         // The regulariser options belong to the main model only (not to a --baseline MLP).
         var overrides = unitOverride is null ? RegularizerOverrides() : null;
-        bool regularized = unit is "nau" or "nmu" || ModelPresets.Find(unit) is not null;
+        bool regularized = unit is "nau" or "nmu" || ModelPresets.Find(unit) is { Regularizer.Kind: not RegularizerKind.None };
         if (overrides is not null && !regularized)
-            throw new UsageException($"--regularizer, --lambda, --lambda-start, --lambda-end and --schedule-scale apply to nau, nmu and the presets ({string.Join(", ", ModelPresets.All.Select(p => p.Name))}); --unit {unit} has no regulariser.");
-        if (ModelPresets.Find(unit) is { } preset && unit != "nau")
+        {
+            throw new UsageException("--regularizer, --lambda, --lambda-start, --lambda-end, --beta-end and --schedule-scale apply to nau, nmu and the presets with a regulariser " +
+                $"({string.Join(", ", ModelPresets.All.Where(p => p.Regularizer.Kind != RegularizerKind.None).Select(p => p.Name))}); --unit {unit} has no regulariser.");
+        }
+
+        // 'nau' and 'inalu' are presets and also plain unit names: every layer that unit, any depth.
+        if (ModelPresets.Find(unit) is { } preset && unit is not ("nau" or "inalu"))
         {
             if (hidden.Length != 1)
                 throw new UsageException($"--unit {unit} is a two-layer preset (inputs→hidden→1): give one {option} width, e.g. 2.");

@@ -7,16 +7,17 @@ namespace Nalu.Gpu.Bench.Cli;
 /// <summary>The regulariser options shared by train and experiment arithmetic: help texts and their validation.</summary>
 internal static class RegularizerOptions
 {
-    public const string KindHelp = "Regulariser of nau, nmu and the presets (nau-nmu, nau): linear (min(|W|, 1-|W|)), squared (W²(1-|W|)²) or none. Default: the preset's (linear).";
-    public const string LambdaHelp = "Regulariser strength λ̂ (finite, >= 0). Default: the preset's (nau-nmu and nmu 10, nau 0.01).";
+    public const string KindHelp = "Regulariser of nau, nmu and the presets: linear (min(|W|, 1-|W|)), squared (W²(1-|W|)²), l1 (β·Σ|W|, the NPU presets') or none. Default: the preset's (nau-nmu, nau, nau-nmru: linear; nau-npu, nau-realnpu: l1).";
+    public const string LambdaHelp = "Regulariser strength λ̂ (finite, >= 0); β_start for L1. Default: the preset's (nau-nmu, nau-nmru and nmu 10, nau 0.01, nau-npu and nau-realnpu 1e-5).";
+    public const string BetaEndHelp = "L1 only: β_end, reached by ×10 (or ÷10) steps every 10000 steps (scaled by --schedule-scale). Default: the preset's (1e-7, Heim et al.'s value for a × b).";
     public const string StartHelp = "First step of λ's linear warm-up from 0 (>= 0). Default: the preset's (nau-nmu and nmu 1000000, nau 5000).";
     public const string EndHelp = "Step at which λ reaches λ̂ (>= --lambda-start). Default: the preset's (nau-nmu and nmu 2000000, nau 50000).";
     public const string ScaleHelp = "Multiplies the warm-up's start and end (the preset's or the given ones), for short runs: 0.001 turns 1e6→2e6 into 1000→2000. Default 1";
 
     /// <summary>The overrides the options ask for, or null when none is given; a bad value is a <see cref="UsageException"/> naming its option.</summary>
-    public static RegularizerOverrides? Build(string? kind, float? lambda, int? start, int? end, double? scale)
+    public static RegularizerOverrides? Build(string? kind, float? lambda, int? start, int? end, double? scale, float? betaEnd = null)
     {
-        if (kind is null && lambda is null && start is null && end is null && scale is null)
+        if (kind is null && lambda is null && start is null && end is null && scale is null && betaEnd is null)
             return null;
         RegularizerKind? parsed = kind?.Trim().ToLowerInvariant() switch
         {
@@ -24,7 +25,8 @@ internal static class RegularizerOptions
             "linear" => RegularizerKind.SparsityLinear,
             "squared" => RegularizerKind.SparsitySquared,
             "none" => RegularizerKind.None,
-            _ => throw new UsageException($"--regularizer '{kind}' is not one of linear, squared, none."),
+            "l1" => RegularizerKind.L1,
+            _ => throw new UsageException($"--regularizer '{kind}' is not one of linear, squared, l1, none."),
         };
         if (lambda is { } l && !(float.IsFinite(l) && l >= 0f))
             throw new UsageException($"--lambda {Text(l)} must be a finite number >= 0.");
@@ -36,7 +38,9 @@ internal static class RegularizerOptions
             throw new UsageException($"--lambda-end {e} comes before --lambda-start {s}; the warm-up must end at or after its start.");
         if (scale is { } f && !(double.IsFinite(f) && f > 0))
             throw new UsageException($"--schedule-scale {f.ToString("G", CultureInfo.InvariantCulture)} must be a positive number.");
-        return new RegularizerOverrides { Kind = parsed, Lambda = lambda, Start = start, End = end, ScheduleScale = scale ?? 1 };
+        if (betaEnd is { } b && !(float.IsFinite(b) && b >= 0f))
+            throw new UsageException($"--beta-end {Text(b)} must be a finite number >= 0.");
+        return new RegularizerOverrides { Kind = parsed, Lambda = lambda, Start = start, End = end, ScheduleScale = scale ?? 1, BetaEnd = betaEnd };
     }
 
     /// <summary>The settings in effect for <paramref name="defaults"/> with <paramref name="overrides"/>; an end before the start (one given, one the preset's) is a <see cref="UsageException"/>.</summary>
@@ -53,6 +57,8 @@ internal static class RegularizerOptions
                 "End" or "end" => "--lambda-end",
                 "Start" or "start" => "--lambda-start",
                 "ScheduleScale" => "--schedule-scale",
+                "BetaEnd" => "--beta-end",
+                "Kind" => "--regularizer",
                 _ => "--lambda",
             };
             throw new UsageException($"{option}: {FirstLine(e.Message)} (with the preset's defaults: {ModelPresets.Describe(defaults)}).");
@@ -67,13 +73,15 @@ internal static class RegularizerOptions
         var inv = CultureInfo.InvariantCulture;
         var parts = new List<string>();
         if (o.Kind is { } k)
-            parts.Add($"--regularizer {(k == RegularizerKind.SparsitySquared ? "squared" : k == RegularizerKind.None ? "none" : "linear")}");
+            parts.Add($"--regularizer {k switch { RegularizerKind.SparsitySquared => "squared", RegularizerKind.None => "none", RegularizerKind.L1 => "l1", _ => "linear" }}");
         if (o.Lambda is { } l)
             parts.Add($"--lambda {l.ToString("G", inv)}");
         if (o.Start is { } s)
             parts.Add($"--lambda-start {s}");
         if (o.End is { } e)
             parts.Add($"--lambda-end {e}");
+        if (o.BetaEnd is { } b)
+            parts.Add($"--beta-end {b.ToString("G", inv)}");
         if (o.ScheduleScale != 1)
             parts.Add($"--schedule-scale {o.ScheduleScale.ToString("G", inv)}");
         return string.Join(" ", parts);

@@ -15,8 +15,9 @@ namespace Nalu.Gpu.Bench.Experiments;
 /// <param name="Untied">NALU only: separate weights for the two paths.</param>
 /// <param name="Preset">A <see cref="ModelPresets"/> entry that builds the model (e.g. NAU → NMU with its regulariser), or null.</param>
 /// <param name="Overrides">Changes to the preset's regulariser (e.g. a schedule scale for short runs), or null.</param>
+/// <param name="InputIndependentGate">NALU only: the gate is σ(G), one per output (<c>nalu-gate</c>).</param>
 public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activation = Activation.Linear, bool Untied = false,
-    ModelPreset? Preset = null, RegularizerOverrides? Overrides = null)
+    ModelPreset? Preset = null, RegularizerOverrides? Overrides = null, bool InputIndependentGate = false)
 {
     /// <summary>The regulariser and its schedule in words for a preset (e.g. <c>sparsity-linear λ̂=10, steps 1000→2000</c>); null for units without one.</summary>
     public string? Regularizer => Preset is null ? null : ModelPresets.Describe(Preset.RegularizerWith(Overrides));
@@ -36,7 +37,9 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
     public ModelArchitecture Architecture(int inputs, int hidden) => Preset is not null ? Preset.Create(inputs, hidden, Overrides) : Kind switch
     {
         UnitKind.Dense => new ModelArchitecture([LayerSpec.Dense(inputs, hidden, Activation), LayerSpec.Dense(hidden, 1, Activation.Linear)]),
-        UnitKind.Nalu => new ModelArchitecture([LayerSpec.Nalu(inputs, hidden, Untied), LayerSpec.Nalu(hidden, 1, Untied)]),
+        UnitKind.Nalu => new ModelArchitecture([
+            LayerSpec.Nalu(inputs, hidden, Untied) with { InputIndependentGate = InputIndependentGate },
+            LayerSpec.Nalu(hidden, 1, Untied) with { InputIndependentGate = InputIndependentGate }]),
         _ => ModelArchitecture.Uniform(Kind, inputs, hidden, 1),
     };
 
@@ -60,12 +63,23 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
                 return new("nalu", UnitKind.Nalu);
             case "nalu-untied":
                 return new("nalu-untied", UnitKind.Nalu, Untied: true);
+            case "nalu-gate":
+                return new("nalu-gate", UnitKind.Nalu, InputIndependentGate: true);
+            case "nmu":
+                return new("nmu", UnitKind.Nmu);
+            case "npu":
+                return new("npu", UnitKind.Npu);
+            case "realnpu":
+                return new("realnpu", UnitKind.RealNpu);
+            case "nmru":
+                return new("nmru", UnitKind.Nmru);
         }
 
         string activation = name.StartsWith("mlp-", StringComparison.Ordinal) ? name[4..] : name;
         if (!ActivationNames.TryGetValue(activation.Replace("_", "-"), out var act))
         {
-            throw new FormatException($"'{text}' is not a unit: use nac, nac-mult, nalu, nalu-untied, {string.Join(", ", ModelPresets.All.Select(p => p.Name))} or mlp-ACTIVATION " +
+            throw new FormatException($"'{text}' is not a unit: use nac, nac-mult, nalu, nalu-untied, nalu-gate, nmu, npu, realnpu, nmru, " +
+                $"a preset ({string.Join(", ", ModelPresets.All.Select(p => p.Name))}) or mlp-ACTIVATION " +
                 $"with ACTIVATION one of {string.Join(", ", ActivationNames.Keys)}.");
         }
 
@@ -404,8 +418,10 @@ public static class ArithmeticExperiment
 
     /// <summary>
     /// The sparsity error <c>max over weights of min(|W|, |1 − |W||)</c> (science.md, Madsen &amp; Johansen) over every layer's
-    /// effective weights: <c>W = tanh(Ŵ)·σ(M̂)</c> for NAC, NAC• and NALU (both paths when untied; the gate is not a
-    /// weight of the arithmetic), the raw weight matrix for NAU, NMU and dense layers (not the bias).
+    /// effective weights, as stable-nalu logs it (see docs/results.md): <c>W = tanh(Ŵ)·σ(M̂)</c> for NAC, NAC•, NALU and
+    /// iNALU (both paths when untied; a gate is not a weight of the arithmetic), the clamped W of NAU, NMU and NMRU, the
+    /// real weights W_re of the NPU and RealNPU (their gate g and W_im are not included, as in Heim et al.'s export), and
+    /// the weight matrix of a dense layer (not the bias).
     /// </summary>
     public static double SparsityError(ModelArchitecture architecture, ReadOnlySpan<float> parameters)
     {
@@ -418,20 +434,27 @@ public static class ArithmeticExperiment
             var layer = architecture.Layers[l];
             var block = parameters.Slice(architecture.LayerOffset(l), layer.ParameterCount);
             int w = layer.Inputs * layer.Outputs;
-            if (layer.Kind is UnitKind.Dense or UnitKind.Nau or UnitKind.Nmu)
+            switch (layer.Kind)
             {
-                for (int k = 0; k < w; k++)
-                    worst = Math.Max(worst, Sparsity(block[k]));
-                continue;
-            }
+                case UnitKind.Dense or UnitKind.Nau or UnitKind.Nmu or UnitKind.Npu or UnitKind.RealNpu:
+                    for (int k = 0; k < w; k++)
+                        worst = Math.Max(worst, Sparsity(block[k]));
+                    break;
+                case UnitKind.Nmru:
+                    for (int k = 0; k < 2 * w; k++)
+                        worst = Math.Max(worst, Sparsity(block[k]));
+                    break;
+                default:
+                    int paths = layer.Kind == UnitKind.INalu || (layer.Kind == UnitKind.Nalu && layer.Untied) ? 2 : 1;
+                    for (int path = 0; path < paths; path++)
+                    {
+                        var hat = block.Slice(2 * path * w, w);
+                        var gate = block.Slice((2 * path + 1) * w, w);
+                        for (int k = 0; k < w; k++)
+                            worst = Math.Max(worst, Sparsity(Math.Tanh(hat[k]) / (1 + Math.Exp(-gate[k]))));
+                    }
 
-            int paths = layer.Kind == UnitKind.Nalu && layer.Untied ? 2 : 1;
-            for (int path = 0; path < paths; path++)
-            {
-                var hat = block.Slice(2 * path * w, w);
-                var gate = block.Slice((2 * path + 1) * w, w);
-                for (int k = 0; k < w; k++)
-                    worst = Math.Max(worst, Sparsity(Math.Tanh(hat[k]) / (1 + Math.Exp(-gate[k]))));
+                    break;
             }
         }
 

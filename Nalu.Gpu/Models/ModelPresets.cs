@@ -21,11 +21,13 @@ public sealed record RegularizerOverrides
     public int? Start { get; init; }
     /// <summary>Step at which λ reaches λ̂.</summary>
     public int? End { get; init; }
+    /// <summary>L1 only: β_end, where β stops changing.</summary>
+    public float? BetaEnd { get; init; }
     /// <summary>Factor on the schedule's steps (1: as given).</summary>
     public double ScheduleScale { get; init; } = 1;
 
     /// <summary>Whether nothing is changed.</summary>
-    public bool IsEmpty => Kind is null && Lambda is null && Start is null && End is null && ScheduleScale == 1;
+    public bool IsEmpty => Kind is null && Lambda is null && Start is null && End is null && BetaEnd is null && ScheduleScale == 1;
 
     /// <summary>The preset's <paramref name="defaults"/> with these changes.</summary>
     /// <exception cref="ArgumentOutOfRangeException">λ negative or not finite, scale not positive, end before start; the message names the value.</exception>
@@ -45,7 +47,9 @@ public sealed record RegularizerOverrides
         if (kind == RegularizerKind.L1)
         {
             var l1 = defaults.Kind == RegularizerKind.L1 ? defaults : throw new ArgumentOutOfRangeException(nameof(Kind), kind, "L1 needs a preset that defines its schedule.");
-            return RegularizerSettings.L1(Lambda ?? l1.Strength, l1.StrengthEnd, Scale(l1.Every, nameof(ScheduleScale), minimum: 1));
+            if (BetaEnd is { } b && !(float.IsFinite(b) && b >= 0f))
+                throw new ArgumentOutOfRangeException(nameof(BetaEnd), b, "β_end must be finite and ≥ 0.");
+            return RegularizerSettings.L1(Lambda ?? l1.Strength, BetaEnd ?? l1.StrengthEnd, Scale(l1.Every, nameof(ScheduleScale), minimum: 1));
         }
 
         int start = Scale(Start ?? defaults.Start, nameof(Start));
@@ -94,6 +98,12 @@ public static class ModelPresets
     /// <summary>Madsen &amp; Johansen's NAU model: sparsity λ̂ = 0.01, warm-up from step 5·10³ to 5·10⁴, linear shape.</summary>
     public static readonly RegularizerSettings NauDefault = RegularizerSettings.Sparsity(0.01f, 5_000, 50_000);
 
+    /// <summary>
+    /// Heim et al.'s L1 penalty on the NPU's weights for a × b on the large arithmetic task: β from 1e-5 to 1e-7, ×10 every
+    /// 10,000 steps (their other ops: + 1e-5→1e-4, ÷ 1e-9→1e-7, √ 1e-6→1e-4; set them with <see cref="RegularizerOverrides"/>).
+    /// </summary>
+    public static readonly RegularizerSettings NpuDefault = RegularizerSettings.L1(1e-5f, 1e-7f, 10_000);
+
     /// <summary>Every preset.</summary>
     public static IReadOnlyList<ModelPreset> All { get; } =
     [
@@ -101,6 +111,14 @@ public static class ModelPresets
             (i, h, r) => new ModelArchitecture([LayerSpec.Nau(i, h, r), LayerSpec.Nmu(h, 1, r)])),
         new("nau", "NAU → NAU (Madsen & Johansen, ICLR 2020): sparsity λ̂ = 0.01 ramped from step 5e3 to 5e4", NauDefault,
             (i, h, r) => new ModelArchitecture([LayerSpec.Nau(i, h, r), LayerSpec.Nau(h, 1, r)])),
+        new("nau-npu", "NAU → NPU (Heim et al., NeurIPS 2020): L1 on the NPU's weights, β 1e-5 → 1e-7 ×10 every 1e4 steps", NpuDefault,
+            (i, h, r) => new ModelArchitecture([LayerSpec.Nau(i, h), LayerSpec.Npu(h, 1, r)])),
+        new("nau-realnpu", "NAU → RealNPU (Heim et al., NeurIPS 2020): L1 on the RealNPU's weights, β 1e-5 → 1e-7 ×10 every 1e4 steps", NpuDefault,
+            (i, h, r) => new ModelArchitecture([LayerSpec.Nau(i, h), LayerSpec.RealNpu(h, 1, r)])),
+        new("nau-nmru", "NAU → NMRU (Mistry et al.): the NMU's sparsity regulariser on both layers, λ̂ = 10 ramped from step 1e6 to 2e6", NmuDefault,
+            (i, h, r) => new ModelArchitecture([LayerSpec.Nau(i, h, r), LayerSpec.Nmru(h, 1, r)])),
+        new("inalu", "iNALU → iNALU (Schlör et al. 2020), unit math only: no regulariser, and none of its training recipe", RegularizerSettings.None,
+            (i, h, _) => new ModelArchitecture([new LayerSpec(UnitKind.INalu, i, h), new LayerSpec(UnitKind.INalu, h, 1)])),
     ];
 
     /// <summary>The preset called <paramref name="name"/> (case-insensitive), or null.</summary>
