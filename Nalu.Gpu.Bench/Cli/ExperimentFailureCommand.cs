@@ -43,6 +43,9 @@ public sealed class ExperimentFailureOptions : CommonOptions
     [Option("no-nac", HelpText = "Leave out the NAC 1→8→8→8→1.")]
     public bool NoNac { get; set; }
 
+    [Option("nau", HelpText = "Also train a NAU 1→8→8→8→1 (Madsen & Johansen's additive unit, W clamped to [-1, 1]) as a line beside the NAC.")]
+    public bool Nau { get; set; }
+
     [Option("points", Default = 401, HelpText = "Evaluation grid points on [-20, 20].")]
     public int Points { get; set; } = 401;
 
@@ -75,12 +78,12 @@ public sealed class ExperimentFailureOptions : CommonOptions
         if (string.IsNullOrWhiteSpace(Out))
             throw new UsageException("--out must name a folder.");
         var activations = ParseActivations(Activations);
-        if (activations.Count == 0 && NoNac)
-            throw new UsageException("Nothing to train: --activations none with --no-nac.");
+        if (activations.Count == 0 && NoNac && !Nau)
+            throw new UsageException("Nothing to train: --activations none with --no-nac and no --nau.");
         return new FailureSettings
         {
             Steps = steps, Seeds = seeds, FirstSeed = Seed, Batch = Batch, LearningRate = LearningRate,
-            Activations = activations, IncludeNac = !NoNac, Points = Points,
+            Activations = activations, IncludeNac = !NoNac, IncludeNau = Nau, Points = Points,
         };
     }
 
@@ -129,6 +132,8 @@ public sealed class ExperimentFailureOptions : CommonOptions
             parts.Add($"--activations {(s.Activations.Count == 0 ? "none" : string.Join(",", s.Activations.Select(FailureExperiment.NameOf)))}");
         if (!s.IncludeNac)
             parts.Add("--no-nac");
+        if (s.IncludeNau)
+            parts.Add("--nau");
         if (s.Points != 401)
             parts.Add($"--points {s.Points}");
         if (LinearY)

@@ -34,6 +34,8 @@ public sealed record FailureSettings
     public IReadOnlyList<Activation> Activations { get; init; } = AllActivations;
     /// <summary>Also train a NAC of the same shape (true).</summary>
     public bool IncludeNac { get; init; } = true;
+    /// <summary>Also train a NAU of the same shape (Madsen &amp; Johansen's additive unit: W clamped to [−1, 1], no regulariser; false).</summary>
+    public bool IncludeNau { get; init; }
     /// <summary>Hidden widths (8, 8, 8: three hidden layers of 8).</summary>
     public IReadOnlyList<int> Hidden { get; init; } = [8, 8, 8];
     /// <summary>Training range is U[−TrainLimit, TrainLimit] (5).</summary>
@@ -56,8 +58,8 @@ public sealed record FailureSettings
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive and finite.");
         if (!(float.IsFinite(TrainLimit) && TrainLimit > 0f && float.IsFinite(EvalLimit) && EvalLimit > TrainLimit))
             throw new ArgumentOutOfRangeException(nameof(EvalLimit), $"Need 0 < TrainLimit ({TrainLimit}) < EvalLimit ({EvalLimit}).");
-        if (Activations.Count == 0 && !IncludeNac)
-            throw new ArgumentException("Nothing to train: no activation and no NAC.");
+        if (Activations.Count == 0 && !IncludeNac && !IncludeNau)
+            throw new ArgumentException("Nothing to train: no activation, no NAC and no NAU.");
         if (Hidden.Count == 0 || Hidden.Any(h => h < 1))
             throw new ArgumentOutOfRangeException(nameof(Hidden), "Give at least one hidden width, each at least 1.");
     }
@@ -108,7 +110,7 @@ public static class FailureExperiment
         _ => activation.ToString().ToLowerInvariant(),
     };
 
-    /// <summary>The architectures to train, in order: one MLP per activation (linear output layer), then the NAC.</summary>
+    /// <summary>The architectures to train, in order: one MLP per activation (linear output layer), then the NAC, then the NAU.</summary>
     public static IReadOnlyList<(string Name, ModelArchitecture Architecture)> Architectures(FailureSettings settings)
     {
         int[] widths = [1, .. settings.Hidden, 1];
@@ -117,6 +119,8 @@ public static class FailureExperiment
             .ToList();
         if (settings.IncludeNac)
             list.Add(("nac", ModelArchitecture.Uniform(UnitKind.Nac, widths)));
+        if (settings.IncludeNau)
+            list.Add(("nau", ModelArchitecture.Uniform(UnitKind.Nau, widths)));
         return list;
     }
 

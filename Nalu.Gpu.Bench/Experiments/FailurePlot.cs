@@ -53,6 +53,14 @@ internal static class FailurePlot
                 line.LineWidth = 5f;
                 line.LegendText = "NAC";
             }
+            else if (model.Name == "nau")
+            {
+                // The other additive unit: thick, dotted, so it stays visible where it lies on the NAC.
+                line.Color = Colors.DarkGreen;
+                line.LineWidth = 4f;
+                line.LinePattern = LinePattern.Dotted;
+                line.LegendText = model.Diverged.Length == 0 ? "NAU" : $"NAU ({model.Diverged.Length} diverged)";
+            }
             else
             {
                 line.LineWidth = 2f;
