@@ -52,6 +52,9 @@ public abstract class DeviceFixture : IDisposable
 
 public sealed class CpuFixture() : DeviceFixture(DeviceKind.Cpu);
 
+/// <summary>The native CPU path (<see cref="DeviceKind.Native"/>: plain C# over host memory), always present.</summary>
+public sealed class NativeFixture() : DeviceFixture(DeviceKind.Native);
+
 public sealed class CudaFixture() : DeviceFixture(DeviceKind.Cuda);
 
 public sealed class OpenCLFixture() : DeviceFixture(DeviceKind.OpenCL);
