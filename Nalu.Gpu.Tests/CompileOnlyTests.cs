@@ -20,64 +20,130 @@ namespace Nalu.Gpu.Tests;
 /// </summary>
 public sealed class CompileOnlyTests(ITestOutputHelper output)
 {
-    /// <summary>Every unit type a kernel is instantiated with, by a short name used in the test case names.</summary>
-    private static readonly (string Name, Type Type)[] Units =
-    [
-        ("Nac", typeof(NacUnit)),
-        ("NacMult", typeof(NacMultUnit)),
-        ("Nalu", typeof(NaluUnit)),
-        ("Npu", typeof(NpuUnit)),
-        ("RealNpu", typeof(RealNpuUnit)),
-        ("Nmru", typeof(NmruUnit)),
-        ("INalu", typeof(INaluUnit)),
-        ("Dense<Linear>", typeof(DenseUnit<Linear>)),
-        ("Dense<Relu>", typeof(DenseUnit<Relu>)),
-        ("Dense<Relu6>", typeof(DenseUnit<Relu6>)),
-        ("Dense<Tanh>", typeof(DenseUnit<Tanh>)),
-        ("Dense<Sigmoid>", typeof(DenseUnit<Sigmoid>)),
-        ("Dense<Elu>", typeof(DenseUnit<Elu>)),
-        ("Dense<Selu>", typeof(DenseUnit<Selu>)),
-        ("Dense<Softplus>", typeof(DenseUnit<Softplus>)),
-        ("Dense<LeakyRelu>", typeof(DenseUnit<LeakyRelu>)),
-        ("Dense<Softsign>", typeof(DenseUnit<Softsign>)),
-        ("Dense<Hardtanh>", typeof(DenseUnit<Hardtanh>)),
-        ("Nau", typeof(NauUnit)),
-        ("Nmu", typeof(NmuUnit)),
-        ("Chain<Nalu,Nalu>", typeof(Chain<NaluUnit, NaluUnit>)),
-        ("Chain<Nau,Nmu>", typeof(Chain<NauUnit, NmuUnit>)),
-        ("Chain<Dense<Relu>,Chain<Dense<Relu>,Dense<Linear>>>",
-            typeof(Chain<DenseUnit<Relu>, Chain<DenseUnit<Relu>, DenseUnit<Linear>>>)),
-    ];
+    private static readonly Assembly KernelAssembly = typeof(IUnit).Assembly;
 
-    /// <summary>Kernels generic over the unit type.</summary>
-    private static readonly (string Name, MethodInfo Method)[] GenericKernels =
-    [
-        ("UnitKernels.PrepareCache", Method(typeof(UnitKernels), nameof(UnitKernels.PrepareCache))),
-        ("UnitKernels.Forward", Method(typeof(UnitKernels), nameof(UnitKernels.Forward))),
-        ("UnitKernels.Backward", Method(typeof(UnitKernels), nameof(UnitKernels.Backward))),
-        ("UnitKernels.FinishGradients", Method(typeof(UnitKernels), nameof(UnitKernels.FinishGradients))),
-        ("UnitKernels.Constrain", Method(typeof(UnitKernels), nameof(UnitKernels.Constrain))),
-        ("FusedTrainingKernel.Steps", Method(typeof(FusedTrainingKernel), nameof(FusedTrainingKernel.Steps))),
-        ("EvaluationKernel.SquaredErrors", Method(typeof(EvaluationKernel), nameof(EvaluationKernel.SquaredErrors))),
-    ];
+    /// <summary>
+    /// Every unit type a kernel is instantiated with, found by reflection over the kernel assembly so that a new
+    /// <see cref="IUnit"/> struct is compiled without anyone editing this file: every non-generic unit; every generic
+    /// unit closed over each value type of the assembly that satisfies its parameter's constraints (e.g.
+    /// <c>DenseUnit&lt;T&gt;</c> over every <see cref="IActivation"/>); and every generic unit whose parameters are
+    /// units (<see cref="Chain{THead,TTail}"/>) nested over every non-generic unit and one closure of each generic unit,
+    /// so each unit also compiles inside a chain. Compiling needs only the type: a unit whose constructor takes
+    /// arguments is fine (a value type always has <c>default</c>).
+    /// </summary>
+    internal static readonly (string Name, Type Type)[] Units = FindUnits();
+
+    /// <summary>Kernels generic over the unit type: public static void methods of the kernel classes with one IUnit type parameter.</summary>
+    private static readonly (string Name, MethodInfo Method)[] GenericKernels = FindKernels(generic: true);
 
     /// <summary>Kernels with no type parameter.</summary>
-    private static readonly (string Name, MethodInfo Method)[] PlainKernels =
-    [
-        ("UnitKernels.ReduceGradients", Method(typeof(UnitKernels), nameof(UnitKernels.ReduceGradients))),
-        ("LossKernels.MseGradient", Method(typeof(LossKernels), nameof(LossKernels.MseGradient))),
-        ("LossKernels.MseLoss", Method(typeof(LossKernels), nameof(LossKernels.MseLoss))),
-        ("OptimizerKernels.NormScales", Method(typeof(OptimizerKernels), nameof(OptimizerKernels.NormScales))),
-        ("OptimizerKernels.Update", Method(typeof(OptimizerKernels), nameof(OptimizerKernels.Update))),
-        ("TaskKernels.Generate", Method(typeof(TaskKernels), nameof(TaskKernels.Generate))),
-    ];
+    private static readonly (string Name, MethodInfo Method)[] PlainKernels = FindKernels(generic: false);
+
+    private static bool IsUnitType(Type t) => t.IsValueType && t.GetInterfaces().Contains(typeof(IUnit));
+
+    private static bool IsUnitParameter(Type parameter) => parameter.GetGenericParameterConstraints().Contains(typeof(IUnit));
+
+    /// <summary><c>NacUnit</c> → "Nac", <c>DenseUnit&lt;Relu&gt;</c> → "Dense&lt;Relu&gt;", chains nested the same way.</summary>
+    internal static string ShortName(Type t)
+    {
+        string name = t.Name;
+        int tick = name.IndexOf('`');
+        if (tick >= 0)
+            name = name[..tick];
+        if (name.EndsWith("Unit", StringComparison.Ordinal) && name.Length > 4)
+            name = name[..^4];
+        return t.IsGenericType ? $"{name}<{string.Join(",", t.GetGenericArguments().Select(ShortName))}>" : name;
+    }
+
+    private static (string Name, Type Type)[] FindUnits()
+    {
+        var all = KernelAssembly.GetTypes().Where(IsUnitType).OrderBy(t => t.FullName, StringComparer.Ordinal).ToArray();
+        var leaves = all.Where(t => !t.IsGenericTypeDefinition).ToList();
+        var composites = new List<Type>();
+        foreach (var definition in all.Where(t => t.IsGenericTypeDefinition))
+        {
+            var parameters = definition.GetGenericArguments();
+            if (parameters.Any(IsUnitParameter))
+            {
+                composites.Add(definition);
+                continue;
+            }
+
+            // Every combination of candidate types, one list per type parameter.
+            IEnumerable<Type[]> combinations = [[]];
+            foreach (var parameter in parameters)
+            {
+                var candidates = KernelAssembly.GetTypes()
+                    .Where(c => c.IsValueType && !c.IsGenericTypeDefinition && !IsUnitType(c)
+                        && parameter.GetGenericParameterConstraints().All(constraint => constraint.IsAssignableFrom(c)))
+                    .OrderBy(c => c.FullName, StringComparer.Ordinal).ToArray();
+                if (candidates.Length == 0)
+                    throw new InvalidOperationException($"No type in {KernelAssembly.GetName().Name} satisfies {definition.Name}'s parameter {parameter.Name}.");
+                combinations = combinations.SelectMany(prefix => candidates.Select(c => prefix.Append(c).ToArray())).ToList();
+            }
+
+            leaves.AddRange(combinations.Select(definition.MakeGenericType));
+        }
+
+        // The chain nests every non-generic unit and one closure of each generic one (a chain of all 15 leaves would
+        // compile for minutes and test nothing more).
+        var units = leaves.ToList();
+        leaves = leaves.Where(t => !t.IsGenericType)
+            .Concat(leaves.Where(t => t.IsGenericType).GroupBy(t => t.GetGenericTypeDefinition()).Select(g => g.First()))
+            .ToList();
+        foreach (var composite in composites)
+        {
+            var parameters = composite.GetGenericArguments();
+            if (!parameters.All(IsUnitParameter))
+                throw new InvalidOperationException($"{composite.Name} mixes unit and non-unit type parameters; teach CompileOnlyTests to close it.");
+            // Leaves in order, nested through the last parameter: C<L1, C<L2, … C<Ln−1, Ln>>> for two parameters.
+            int k = parameters.Length;
+            var remaining = new Queue<Type>(leaves.Count >= k ? leaves : Enumerable.Repeat(leaves[0], k));
+            Type Build()
+            {
+                var arguments = new Type[k];
+                for (int i = 0; i < k - 1; i++)
+                    arguments[i] = remaining.Count > 0 ? remaining.Dequeue() : leaves[0];
+                arguments[k - 1] = remaining.Count > 1 ? Build() : remaining.Count == 1 ? remaining.Dequeue() : leaves[0];
+                return composite.MakeGenericType(arguments);
+            }
+
+            units.Add(Build());
+        }
+
+        return units.Select(t => (ShortName(t), t)).ToArray();
+    }
+
+    private static (string Name, MethodInfo Method)[] FindKernels(bool generic)
+    {
+        var kernelClasses = KernelAssembly.GetTypes()
+            .Where(t => t.Namespace == typeof(UnitKernels).Namespace && t.IsAbstract && t.IsSealed)   // static classes
+            .OrderBy(t => t.Name, StringComparer.Ordinal);
+        var result = new List<(string, MethodInfo)>();
+        foreach (var type in kernelClasses)
+        {
+            foreach (var method in type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly).OrderBy(m => m.Name, StringComparer.Ordinal))
+            {
+                if (method.ReturnType != typeof(void))
+                    continue;
+                var parameters = method.GetGenericArguments();
+                // Helpers generic over the memory (IFloatMemory) run inside kernels and on the host; they are not entry points.
+                if (parameters.Any(a => a.GetGenericParameterConstraints().Contains(typeof(Nalu.Gpu.Kernels.IFloatMemory))))
+                    continue;
+                if (parameters.Length == 0 && !generic)
+                    result.Add(($"{type.Name}.{method.Name}", method));
+                else if (parameters.Length == 1 && IsUnitParameter(parameters[0]) && generic)
+                    result.Add(($"{type.Name}.{method.Name}", method));
+                else if (parameters.Length > 0 && !(parameters.Length == 1 && IsUnitParameter(parameters[0])))
+                    throw new InvalidOperationException($"{type.Name}.{method.Name} has type parameters CompileOnlyTests cannot close.");
+            }
+        }
+
+        return result.ToArray();
+    }
 
     /// <summary>The targets: two CUDA generations and OpenCL C 2.0.</summary>
     public static readonly string[] Backends = ["PTX sm_75", "PTX sm_90", "OpenCL C 2.0"];
-
-    private static MethodInfo Method(Type type, string name) =>
-        type.GetMethod(name, BindingFlags.Public | BindingFlags.Static)
-        ?? throw new MissingMethodException(type.Name, name);
 
     /// <summary>Every kernel: the plain ones, then each generic kernel × every unit type.</summary>
     private static readonly Dictionary<string, MethodInfo> AllKernels = BuildKernelTable();
@@ -158,25 +224,49 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EveryKernelAndUnitTypeIsCovered()
+    public void ReflectionFindsEveryKernelAndUnitType()
     {
-        // Every public static kernel method of the kernel classes is listed (a new kernel must join the table).
-        var listed = PlainKernels.Select(k => k.Method).Concat(GenericKernels.Select(k => k.Method)).ToHashSet();
-        var kernelClasses = new[] { typeof(UnitKernels), typeof(LossKernels), typeof(OptimizerKernels), typeof(TaskKernels),
-            typeof(FusedTrainingKernel), typeof(EvaluationKernel) };
-        var launchable = kernelClasses
-            .SelectMany(t => t.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
-            .Where(m => m.ReturnType == typeof(void))
-            // Helpers generic over the memory (IFloatMemory) run inside kernels and on the host; they are not entry points.
-            .Where(m => !m.GetGenericArguments().Any(a => a.GetGenericParameterConstraints().Contains(typeof(Nalu.Gpu.Kernels.IFloatMemory))));
-        Assert.All(launchable, m => Assert.Contains(m, listed));
+        // Power check of the reflection itself: what exists today must be found, so a broken filter cannot shrink the list.
+        var names = Units.Select(u => u.Name).ToHashSet();
+        foreach (var expected in new[] { "Nac", "NacMult", "Nalu", "PReluDense", "Dense<Linear>", "Dense<Hardtanh>" })
+            Assert.Contains(expected, names);
+        Assert.Contains(Units, u => u.Type.IsGenericType && u.Type.GetGenericTypeDefinition() == typeof(Chain<,>));
 
-        // Every activation in Units/Activations.cs is instantiated at least once.
-        var activations = typeof(IActivation).Assembly.GetTypes()
-            .Where(t => t.IsValueType && typeof(IActivation).IsAssignableFrom(t)).ToArray();
-        Assert.Equal(11, activations.Length);
-        foreach (var activation in activations)
+        // Every non-generic unit struct of the kernel assembly is compiled alone and inside the chain.
+        var chain = Units.Single(u => u.Type.IsGenericType && u.Type.GetGenericTypeDefinition() == typeof(Chain<,>)).Type;
+        var inChain = new List<Type>();
+        void Collect(Type t)
+        {
+            if (t.IsGenericType && t.GetGenericTypeDefinition() == typeof(Chain<,>))
+                t.GetGenericArguments().ToList().ForEach(Collect);
+            else
+                inChain.Add(t);
+        }
+
+        Collect(chain);
+        foreach (var unit in KernelAssembly.GetTypes().Where(t => IsUnitType(t) && !t.IsGenericTypeDefinition))
+        {
+            Assert.Contains(Units, u => u.Type == unit);
+            Assert.Contains(unit, inChain);
+            Assert.NotNull(Activator.CreateInstance(unit));   // default(T): no constructor arguments needed
+        }
+
+        // Every activation is instantiated in a dense unit.
+        foreach (var activation in KernelAssembly.GetTypes().Where(t => t.IsValueType && typeof(IActivation).IsAssignableFrom(t)))
             Assert.Contains(Units, u => u.Type == typeof(DenseUnit<>).MakeGenericType(activation));
+
+        // The kernels of today, generic and plain, are all found.
+        var kernels = GenericKernels.Select(k => k.Name).Concat(PlainKernels.Select(k => k.Name)).ToHashSet();
+        foreach (var expected in new[]
+        {
+            "UnitKernels.PrepareCache", "UnitKernels.Forward", "UnitKernels.Backward", "UnitKernels.FinishGradients",
+            "UnitKernels.Constrain", "UnitKernels.ReduceGradients", "FusedTrainingKernel.Steps", "EvaluationKernel.SquaredErrors",
+            "LossKernels.MseGradient", "LossKernels.MseLoss", "OptimizerKernels.NormScales", "OptimizerKernels.Update", "TaskKernels.Generate",
+        })
+        {
+            Assert.Contains(expected, kernels);
+        }
+
         Assert.Equal(GenericKernels.Length * Units.Length + PlainKernels.Length, AllKernels.Count);
     }
 

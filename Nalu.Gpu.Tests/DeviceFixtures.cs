@@ -24,6 +24,10 @@ public abstract class DeviceFixture : IDisposable
             }
             catch (DeviceUnavailableException)
             {
+                // No device of this kind here (ILGPU found none, e.g. no driver or no usable OpenCL platform): a skip.
+                // Anything else (a device that exists but fails to open, a driver too old for ILGPU's PTX) is NOT
+                // caught: Lazy rethrows it in every test of the fixture, which then fails, because a broken GPU
+                // setup must not look like a machine without a GPU.
                 return null;
             }
         });
@@ -51,6 +55,9 @@ public abstract class DeviceFixture : IDisposable
 }
 
 public sealed class CpuFixture() : DeviceFixture(DeviceKind.Cpu);
+
+/// <summary>The native CPU path (<see cref="DeviceKind.Native"/>: plain C# over host memory), always present.</summary>
+public sealed class NativeFixture() : DeviceFixture(DeviceKind.Native);
 
 public sealed class CudaFixture() : DeviceFixture(DeviceKind.Cuda);
 

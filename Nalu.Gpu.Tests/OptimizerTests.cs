@@ -175,6 +175,49 @@ public sealed class OptimizerTests
     }
 
     [Fact]
+    public void ClipValueAtItsThresholdKeepsTheGradientAndClampsJustAbove()
+    {
+        // Float (OptimizerMath: the fused step, the native path and OptimizerKernels) and double (the reference).
+        var s = Settings(OptimizerKind.Sgd, 1f, 0f, 0f, clipValue: 0.5f);
+        float c = 0.5f, above = MathF.BitIncrement(c), below = MathF.BitDecrement(c);
+        Assert.Equal(c, OptimizerMath.ClipValue(s, c));
+        Assert.Equal(-c, OptimizerMath.ClipValue(s, -c));
+        Assert.Equal(c, OptimizerMath.ClipValue(s, above));
+        Assert.Equal(-c, OptimizerMath.ClipValue(s, -above));
+        Assert.Equal(below, OptimizerMath.ClipValue(s, below));
+        Assert.Equal(-below, OptimizerMath.ClipValue(s, -below));
+        Assert.Equal(c, OptimizerMath.ClipValue(s, 1e30f));
+        Assert.Equal(0.5, OptimizerReference.ClipValue(s, 0.5));
+        Assert.Equal(0.5, OptimizerReference.ClipValue(s, above));
+        Assert.Equal(-0.5, OptimizerReference.ClipValue(s, -above));
+        Assert.Equal(below, OptimizerReference.ClipValue(s, below));
+        // Off (0): nothing is clipped, however large.
+        var off = Settings(OptimizerKind.Sgd, 1f, 0f, 0f);
+        Assert.Equal(1e30f, OptimizerMath.ClipValue(off, 1e30f));
+        Assert.Equal(1e30, OptimizerReference.ClipValue(off, 1e30));
+    }
+
+    [Fact]
+    public void ClipNormAtItsThresholdScalesAsTorchDoes()
+    {
+        // clip_coef = max_norm/(norm + 1e-6), applied when below 1: at norm = max_norm exactly it is 1 − 2e-7 (max_norm 5).
+        var s = Settings(OptimizerKind.Sgd, 1f, 0f, 0f, clipNorm: 5f);
+        Assert.Equal(5 / (5 + 1e-6), OptimizerReference.NormScale(s, 5), 1e-15);
+        Assert.Equal(5 / (5 + 1e-6), OptimizerMath.NormScale(s, 5f), 1e-7);
+        Assert.True(OptimizerMath.NormScale(s, 5f) < 1f);
+        // Just below the threshold (norm + 1e-6 < max_norm): untouched, in both.
+        Assert.Equal(1.0, OptimizerReference.NormScale(s, 5 - 4e-6));
+        Assert.Equal(1f, OptimizerMath.NormScale(s, 5f - 4e-6f));
+        // Far above: max_norm/norm.
+        Assert.Equal(0.5, OptimizerReference.NormScale(s, 10 - 1e-6), 1e-15);
+        Assert.Equal(0.5f, OptimizerMath.NormScale(s, 10f - 1e-6f), 1e-7);
+        // Off (0): 1 whatever the norm.
+        var off = Settings(OptimizerKind.Sgd, 1f, 0f, 0f);
+        Assert.Equal(1.0, OptimizerReference.NormScale(off, 1e30));
+        Assert.Equal(1f, OptimizerMath.NormScale(off, 1e30f));
+    }
+
+    [Fact]
     public void MseReferenceMatchesHandArithmetic()
     {
         // Two models, B·O = 2: y − t = [1, −3 | 0.5, 0.5].
@@ -241,7 +284,8 @@ public abstract class OptimizerTestsOnDevice
             Kind = kind, LearningRate = 1e-2f, Beta1 = 0.9f, Beta2 = kind == OptimizerKind.RmsProp ? 0.99f : 0.999f,
             Epsilon = 1e-8f, ClipValue = clipValue, ClipNorm = clipNorm,
         };
-        int seed = HashCode.Combine(kind, models, n, clipValue, clipNorm) & 0x7fffffff;
+        // Stable across runs (HashCode.Combine is randomised per process, so it made every run a different test).
+        int seed = 1000 * (int)kind + 100 * models + n + (int)(16 * clipValue) * 7 + (int)(16 * clipNorm) * 11;
         var random = new Random(seed);
         var learningRates = Enumerable.Range(0, models).Select(p => 1e-2f * (p + 1) * (p + 1)).ToArray(); // 0.01, 0.04, 0.09
         var parameters = Enumerable.Range(0, models * n).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
@@ -293,6 +337,50 @@ public abstract class OptimizerTestsOnDevice
             // The case is only meaningful if clipping was active for some models and not for others.
             Assert.Contains(expectedScales, x => x < 1);
             Assert.Contains(expectedScales, x => x == 1);
+        }
+    }
+
+    /// <summary>
+    /// OptimizerKernels at the clip thresholds: SGD with lr 1 and no momentum moves each parameter by exactly its
+    /// clipped gradient. Model 0: elements at ±c, one float step above and below (clip-value 0.5). Model 1: [3, 4, 0],
+    /// norm 5 = max_norm exactly, so torch's factor 5/(5 + 1e-6) applies.
+    /// </summary>
+    [Fact]
+    public void ClippingAtTheThresholdsMatchesReference()
+    {
+        var acc = Accelerator;
+        float c = 0.5f;
+        float[][] cases = [[c, -c, MathF.BitIncrement(c), -MathF.BitIncrement(c), MathF.BitDecrement(c)], [3f, 4f, 0f, 0f, 0f]];
+        var settingsList = new[]
+        {
+            new OptimizerSettings { Kind = OptimizerKind.Sgd, LearningRate = 1f, ClipValue = c },
+            new OptimizerSettings { Kind = OptimizerKind.Sgd, LearningRate = 1f, ClipNorm = 5f },
+        };
+        for (int k = 0; k < cases.Length; k++)
+        {
+            var settings = settingsList[k];
+            var gradients = cases[k];
+            int n = gradients.Length;
+            using var parameterBuffer = Zeros<float>(n);
+            using var gradientBuffer = Zeros<float>(n);
+            using var stateBuffer = Zeros<float>(2L * n);
+            using var rateBuffer = Zeros<float>(1);
+            using var scaleBuffer = Zeros<float>(1);
+            rateBuffer.View.CopyFromCPU([1f]);
+            gradientBuffer.View.CopyFromCPU(gradients);
+            var buffers = new OptimizerBuffers
+            {
+                Parameters = parameterBuffer.View, Gradients = gradientBuffer.View, State = stateBuffer.View,
+                LearningRates = rateBuffer.View, NormScales = scaleBuffer.View,
+            };
+            acc.LoadStreamKernel<int, int, OptimizerSettings, OptimizerBuffers>(OptimizerKernels.NormScales)(Config, 1, n, settings, buffers);
+            acc.LoadStreamKernel<int, int, int, OptimizerSettings, OptimizerBuffers>(OptimizerKernels.Update)(Config, 1, n, 0, settings, buffers);
+            acc.Synchronize();
+
+            var expected = new double[n];
+            OptimizerReference.Step(settings, 1.0, 0, Widen(gradients), expected, new double[2 * n]);
+            // Float against double of the same few operations: within 2 ulp of values ≤ 4.
+            Tolerance.AssertClose(expected, parameterBuffer.GetAsArray1D(), (1e-6, 1e-7), $"clip case {k} on {_fixture.Kind}");
         }
     }
 

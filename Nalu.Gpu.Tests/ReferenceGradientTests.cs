@@ -330,6 +330,121 @@ public sealed class ReferenceGradientTests
         Assert.Equal(g * w0 + (a - m) * g * (1 - g) * 0.3, nx[0], 12);
     }
 
+    public static TheoryData<string, int> TinyCases => new()
+    {
+        { "NacMult", 41 }, { "Nalu", 42 }, { "NaluUntied", 43 }, { "NacMult", 44 },
+    };
+
+    /// <summary>
+    /// |x| between 1e-8 and 1e-6, where the ε = 1e-7 of log(|x|+ε) and of its derivative sign(x)/(|x|+ε) decides the
+    /// value: at |x| = 1e-7 dropping ε doubles the derivative, at 1e-8 multiplies it by 11. The input's step is relative
+    /// to |x| + ε (a step of 1e-6 would jump across the whole region), so the central difference stays accurate to
+    /// ≈ (h/(|x|+ε))²/3 ≈ 3e-7 relative.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TinyCases))]
+    public void TinyInputs_BackwardMatchesFiniteDifferences(string unit, int seed)
+    {
+        const int batch = 3, inputs = 3, outputs = 2;
+        var rng = new Random(seed);
+        bool untied = unit == "NaluUntied";
+        int count = unit == "NacMult" ? NacMultReference.ParameterCount(inputs, outputs) : NaluReference.ParameterCount(inputs, outputs, untied);
+        var parameters = Uniform(rng, count, -2, 2);
+        var x = TinyValues(rng, batch * inputs);
+        Func<double[], double[], double[]> forward = unit == "NacMult"
+            ? (p, xx) => NacMultReference.Forward(p, xx, batch, inputs, outputs)
+            : (p, xx) => NaluReference.Forward(p, xx, batch, inputs, outputs, untied);
+        Func<double[], double[], double[], (double[], double[])> backward = unit == "NacMult"
+            ? (p, xx, dy) => NacMultReference.Backward(p, xx, dy, batch, inputs, outputs)
+            : (p, xx, dy) => NaluReference.Backward(p, xx, dy, batch, inputs, outputs, untied);
+        var r = Uniform(rng, batch * outputs, -1, 1);
+        var (gp, gx) = backward(parameters, x, r);
+        double l0 = Loss(forward(parameters, x), r);
+
+        var bad = new List<string>();
+        void Compare(string what, double[] point, double[] analytic, Func<double[], double> loss, Func<double, double> step)
+        {
+            var probe = (double[])point.Clone();
+            for (int j = 0; j < point.Length; j++)
+            {
+                double h = step(point[j]);
+                probe[j] = point[j] + h;
+                double plus = loss(probe);
+                probe[j] = point[j] - h;
+                double minus = loss(probe);
+                probe[j] = point[j];
+                double fd = (plus - minus) / (2 * h);
+                // Round-off of the differenced loss is ≈ 1e-16·|L|/h; 1e-9·|L|/h leaves a wide margin.
+                double limit = 1e-9 * Math.Abs(l0) / h + 1e-5 * Math.Max(Math.Abs(fd), Math.Abs(analytic[j]));
+                if (!(Math.Abs(fd - analytic[j]) <= limit) && bad.Count < 8)
+                    bad.Add($"{what}[{j}] at {point[j]:G3}: analytic {analytic[j]:G12}, finite difference {fd:G12} (limit {limit:G3})");
+            }
+        }
+
+        Compare("∂L/∂x", x, gx, xx => Loss(forward(parameters, xx), r), v => 1e-3 * (Math.Abs(v) + 1e-7));
+        Compare("∂L/∂parameters", parameters, gp, p => Loss(forward(p, x), r), _ => 1e-6);
+        Assert.True(bad.Count == 0, $"{unit} with |x| in [1e-8, 1e-6] (seed {seed}):\n  " + string.Join("\n  ", bad));
+    }
+
+    /// <summary>
+    /// The exponent clamp at 88 ± δ: NAC• I = 2, O = 1, W ≈ 0.9845 on both inputs and x chosen so that
+    /// z = 2·W·log(x + ε) is 88 − 0.01 (smooth: y = e^z, finite differences hold, the gradient is not zero) or
+    /// 88 + 0.01 (clamped: y = e^88 and no gradient at all).
+    /// </summary>
+    [Theory]
+    [InlineData(-0.01)]
+    [InlineData(0.01)]
+    public void NacMult_ExponentJustBelowAndAboveTheClamp(double delta)
+    {
+        double[] parameters = [3, 3, 5, 5];
+        double w = Math.Tanh(3) / (1 + Math.Exp(-5));
+        double z = 88 + delta;
+        double xValue = Math.Exp(z / (2 * w)) - 1e-7;
+        double[] x = [xValue, xValue];
+        var y = NacMultReference.Forward(parameters, x, 1, 2, 1);
+        var (gp, gx) = NacMultReference.Backward(parameters, x, [1.0], 1, 2, 1);
+        if (delta < 0)
+        {
+            Assert.Equal(Math.Exp(z), y[0], Math.Exp(z) * 1e-12);
+            Assert.All(gp, g => Assert.NotEqual(0, g));
+            Assert.All(gx, g => Assert.NotEqual(0, g));
+        }
+        else
+        {
+            Assert.Equal(Math.Exp(88), y[0]);
+            Assert.All(gp, g => Assert.Equal(0, g));
+            Assert.All(gx, g => Assert.Equal(0, g));
+        }
+
+        // Steps of 1e-6 move z by ≤ 1e-4, far from the clamp, so the difference quotient sees one side only.
+        Check($"NAC• at z = 88 {delta:+0.00;-0.00}", 302, new Random(302), parameters, x,
+            (p, xx) => NacMultReference.Forward(p, xx, 1, 2, 1),
+            (p, xx, dy) => NacMultReference.Backward(p, xx, dy, 1, 2, 1));
+    }
+
+    [Fact]
+    public void LogAbsDerivative_KeepsItsEpsilon()
+    {
+        // The scalar definitions themselves, float and double, at and around |x| = ε.
+        foreach (double v in new[] { 1e-8, 1e-7, 1e-6 })
+        {
+            Assert.Equal(1 / (v + 1e-7), ReferenceMath.LogAbsDerivative(v), 1e-9 / v);
+            Assert.Equal(-1 / (v + 1e-7), ReferenceMath.LogAbsDerivative(-v), 1e-9 / v);
+            Assert.Equal(1 / (v + 1e-7), Nalu.Gpu.Kernels.UnitMath.LogAbsDerivative((float)v), 1e-5 / (v + 1e-7));
+            Assert.Equal(Math.Log(v + 1e-7), ReferenceMath.LogAbs([v])[0], 1e-12);
+            Assert.Equal(Math.Log(v + 1e-7), Nalu.Gpu.Kernels.UnitMath.LogAbs((float)v), 1e-5);
+        }
+    }
+
+    /// <summary>|x| = 10^U(−8, −6) with a random sign.</summary>
+    internal static double[] TinyValues(Random rng, int count)
+    {
+        var values = new double[count];
+        for (int k = 0; k < count; k++)
+            values[k] = Math.Pow(10, -8 + 2 * rng.NextDouble()) * (rng.Next(2) == 0 ? -1 : 1);
+        return values;
+    }
+
     [Fact]
     public void References_RejectWrongLengths()
     {

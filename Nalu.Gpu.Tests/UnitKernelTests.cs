@@ -27,6 +27,14 @@ public sealed class CudaUnitKernelTests(CudaFixture fixture) : UnitKernelTests(f
     protected override (double Atol, double Rtol) ValueTolerance => CudaValues;
     protected override (double Atol, double Rtol) GradientTolerance => CudaGradients;
 
+    /// <summary>
+    /// Not measured yet (no GPU here). With |x| ≤ 1e-6, log(|x|+ε) ≈ −16, so tanh.approx's 5e-4 relative error on W
+    /// moves z = Σ W·log by up to 2·16·5e-4 ≈ 0.016, i.e. 1.6% on y and on the gradients. 3e-2 still catches a lost
+    /// ε where it matters most (×2 at |x| = 1e-7, ×11 at 1e-8).
+    /// </summary>
+    protected override ((double Atol, double Rtol) Values, (double Atol, double Rtol) Gradients) TinyInputTolerances =>
+        ((CudaValues.Atol, 3e-2), (CudaGradients.Atol, 3e-2));
+
     // A sum of O(1) terms each off by ≈1e-3 relative is off by ≈1e-3 of the terms' size, not of the sum's:
     // scale the absolute part by the typical magnitude of the expected values (the median, so a few
     // edge-case giants do not loosen everything).
@@ -152,17 +160,26 @@ public abstract class UnitKernelTests
         var shape = Shape(problem, chunks: 1, needDx: false);
         using var buffers = new DeviceBuffers(acc, problem.Case.Unit, shape);
         buffers.Upload(problem);
-        buffers.Fill(buffers.Cache, Sentinel);
 
-        Launch(acc, problem, shape, buffers, (c, b) => problem.Case.PrepareCache(acc, c, shape, b));
+        // The cache view has exactly its documented length, inside a buffer with 16 sentinel floats after it. A write
+        // past the view aborts the process on the CPU accelerator (ILGPU's bounds assertion) and lands in the sentinels
+        // on a GPU, where it is caught below.
+        int documented = models * problem.Case.Unit.CacheCount;
+        long viewLength = Math.Max(1, documented);
+        using var padded = Allocate(acc, viewLength + 16);
+        padded.View.CopyFromCPU(Enumerable.Repeat(Sentinel, (int)padded.Length).ToArray());
+        var views = buffers.Views with { Cache = padded.View.SubView(0, viewLength) };
+        ValidateLengths(problem.Case.Unit, shape, views);
+        problem.Case.PrepareCache(acc, Config(acc, false), shape, views);
+        acc.Synchronize();
 
         var expected = new List<double>();
         for (int p = 0; p < models; p++)
             expected.AddRange(ExpectedCache(problem.Case.Layers, problem.ParametersOf(p)));
-        var cache = buffers.Download(buffers.Cache);
-        int documented = models * problem.Case.Unit.CacheCount;
+        var cache = padded.GetAsArray1D();
         Compare(expected.ToArray(), cache[..documented], ValueTolerance, problem, "cache");
-        Assert.True(cache[documented..].All(v => v == Sentinel), $"{problem}: wrote past the cache.");
+        Assert.True(cache[documented..].All(v => v == Sentinel), $"{problem}: wrote past the documented cache length {documented}.");
+        Assert.Equal(viewLength + 16 - documented, cache[documented..].Length);
     }
 
     // ------------------------------------------------------------------ Forward
@@ -438,6 +455,55 @@ public abstract class UnitKernelTests
         Compare(expected.ToArray(), buffers.Download(buffers.Gradients), GradientTolerance, problem, "regularised gradients");
     }
 
+    /// <summary>
+    /// Rows with |x| between 1e-8 and 1e-6, alone and mixed with ordinary values: here the ε = 1e-7 of log(|x|+ε)
+    /// sets the outputs and the parameter gradients, and the ε of sign(x)/(|x|+ε) sets dx (dropping it doubles dx at
+    /// |x| = 1e-7). Parameters in [−1, 1] keep |z| ≤ 2·16·0.56 ≈ 18.
+    /// </summary>
+    [Theory]
+    [InlineData("NacMult")]
+    [InlineData("Nalu")]
+    [InlineData("NaluUntied")]
+    public void TinyInputs_MatchReference(string name)
+    {
+        const int inputs = 2, outputs = 2, models = 2, batch = 6;
+        int seed = Seed(name, 1, 8);
+        var random = Problem.Random(KernelCase.Create(name, inputs, outputs), models, batch, seed);
+        var rng = new System.Random(seed);
+        var tiny = ReferenceGradientTests.TinyValues(rng, models * batch * inputs);
+        var x = new float[tiny.Length];
+        for (int k = 0; k < x.Length; k++)
+            x[k] = (k / inputs) % 3 == 2 && k % inputs == 1 ? random.X[k] : (float)tiny[k];   // every third row mixes in an ordinary value
+        var parameters = random.Parameters.Select(v => v / 2f).ToArray();
+        var problem = random with { X = x, Parameters = parameters };
+        RunStepAndCompare(problem, chunks: 2, narrow: false, TinyInputTolerances);
+    }
+
+    /// <summary>The tolerances of <see cref="TinyInputs_MatchReference"/> (values, gradients).</summary>
+    protected virtual ((double Atol, double Rtol) Values, (double Atol, double Rtol) Gradients) TinyInputTolerances =>
+        (ValueTolerance, GradientTolerance);
+
+    /// <summary>
+    /// The exponent clamp at 88 ± 0.01 in float: NAC• I = 2, O = 1, W ≈ 0.9845, row 0 at z = 87.99 (y = e^z ≈ 1.6e38,
+    /// gradient flows), row 1 at z = 88.01 (y = e^88, no gradient). dy = 1e-30 keeps the raw gradient (≈ y·log x)
+    /// inside float.
+    /// </summary>
+    [Fact]
+    public void ExponentJustBelowAndAboveTheClamp_MatchesReference()
+    {
+        var kernelCase = KernelCase.Create("NacMult", 2, 1);
+        double w = Math.Tanh(3) / (1 + Math.Exp(-5));
+        float below = (float)Math.Exp(87.99 / (2 * w)), above = (float)Math.Exp(88.01 / (2 * w));
+        var problem = new Problem(kernelCase, Models: 1, Batch: 2, Seed: 0, Parameters: [3f, 3f, 5f, 5f],
+            X: [below, below, above, above], Dy: [1e-30f, 1e-30f]);
+        var (y, _, dx) = RunStepAndCompare(problem, chunks: 2, narrow: false);
+        Assert.Equal(MathF.Exp(88f), y[1]);
+        Assert.True(y[0] < MathF.Exp(88f) && y[0] > 1e38f, $"y below the clamp: {y[0]:G9}");
+        Assert.NotEqual(0f, dx[0]);
+        Assert.Equal(0f, dx[2]);
+        Assert.Equal(0f, dx[3]);
+    }
+
     [Fact]
     public void Launch_RejectsBuffersOfTheWrongLength()
     {
@@ -453,8 +519,10 @@ public abstract class UnitKernelTests
 
     // ------------------------------------------------------------------ helpers
 
-    private (float[] Y, float[] Gradients, float[] Dx) RunStepAndCompare(Problem problem, int chunks, bool narrow)
+    private (float[] Y, float[] Gradients, float[] Dx) RunStepAndCompare(Problem problem, int chunks, bool narrow,
+        ((double Atol, double Rtol) Values, (double Atol, double Rtol) Gradients)? tolerances = null)
     {
+        var (valueTolerance, gradientTolerance) = tolerances ?? (ValueTolerance, GradientTolerance);
         var acc = _fixture.Device.Accelerator;
         var shape = Shape(problem, chunks, needDx: true);
         using var buffers = new DeviceBuffers(acc, problem.Case.Unit, shape);
@@ -473,9 +541,9 @@ public abstract class UnitKernelTests
         var y = buffers.Download(buffers.Y);
         var gradients = buffers.Download(buffers.Gradients);
         var dx = buffers.Download(buffers.Dx);
-        Compare(problem.ExpectedY(), y, ValueTolerance, problem, "y");
-        Compare(problem.ExpectedGradients(), gradients, GradientTolerance, problem, $"gradients ({chunks} chunks)");
-        Compare(problem.ExpectedDx(), dx, GradientTolerance, problem, "dx");
+        Compare(problem.ExpectedY(), y, valueTolerance, problem, "y");
+        Compare(problem.ExpectedGradients(), gradients, gradientTolerance, problem, $"gradients ({chunks} chunks)");
+        Compare(problem.ExpectedDx(), dx, gradientTolerance, problem, "dx");
         return (y, gradients, dx);
     }
 
