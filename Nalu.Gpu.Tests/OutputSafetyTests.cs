@@ -146,3 +146,63 @@ public sealed class OutputSafetyTests(CliCheckpointFixture checkpoint) : IClassF
         return kind.Contains("fifo", StringComparison.OrdinalIgnoreCase);
     }
 }
+
+/// <summary>Divergence never loses a run: finite models are saved, the diverged ones are left out with a note, and the results are always written.</summary>
+public sealed class DivergenceTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateDirectory(
+        Path.Combine(Path.GetTempPath(), "nalu-diverge-" + Guid.NewGuid().ToString("N"))).FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void SaveFiniteKeepsTheFiniteModelsAndNamesTheDivergedOnes()
+    {
+        using var device = Nalu.Gpu.Devices.NaluDevice.Create(Nalu.Gpu.Devices.DeviceKind.Cpu);
+        var architecture = Nalu.Gpu.Models.ModelArchitecture.Uniform(Nalu.Gpu.Models.UnitKind.Dense, Nalu.Gpu.Models.Activation.Relu, 2, 8, 1);
+        using var model = new Nalu.Gpu.Models.Model(device, architecture, [7, 8]);
+        var task = new Nalu.Gpu.Tasks.ArithmeticTask(Nalu.Gpu.Kernels.ArithmeticOp.Mul, inputs: 2);
+        using (var trainer = new Nalu.Gpu.Training.Trainer(model, task, new Nalu.Gpu.Training.TrainerOptions
+        {
+            EvaluateEvery = 0, Optimizer = Nalu.Gpu.Training.OptimizerOptions.Sgd(1e-3f), LearningRates = [1e-3f, 100f],
+        }))
+        {
+            trainer.Train(300);
+            Assert.Equal([false, true], trainer.Diverged);
+        }
+
+        string path = Path.Combine(_dir, "m.safetensors");
+        Assert.Throws<ArgumentException>(() => Nalu.Gpu.Checkpoints.Checkpoint.Save(path, model, task, 300));
+        Assert.False(File.Exists(path));
+        var left = Nalu.Gpu.Checkpoints.Checkpoint.SaveFinite(path, model, task, 300);
+        Assert.Equal([8], left);
+        var saved = Nalu.Gpu.Checkpoints.Checkpoint.Read(path);
+        Assert.Equal([7], saved.Seeds);
+        Assert.Equal(model.GetParameters(0), saved.Parameters);
+    }
+
+    [Fact]
+    public void ADivergedTrainRunExitsThreeAndStillWritesItsJson()
+    {
+        string json = Path.Combine(_dir, "d.json"), save = Path.Combine(_dir, "d.safetensors");
+        var (code, stdout, stderr) = CliTests.RunCli("train", "--inputs", "2", "--hidden", "8", "--unit", "mlp", "--op", "mul",
+            "--optimizer", "sgd", "--lr", "100", "--steps", "300", "--eval-samples", "100", "--device", "cpu", "--quiet",
+            "--save", save, "--json", json);
+        Assert.True(code == 3, $"exit {code}\n{stdout}\n{stderr}");
+        Assert.True(File.Exists(json));
+        Assert.Contains("\"diverged\": true", File.ReadAllText(json));
+        Assert.Contains("every model diverged", stdout);
+        Assert.DoesNotContain("(Parameter", stdout + stderr);
+    }
+
+    [Fact]
+    public void SaveAndJsonOnTheSameFileAreRefusedBeforeTraining()
+    {
+        string both = Path.Combine(_dir, "x");
+        var (code, _, stderr) = CliTests.RunCli("train", "--inputs", "2", "--hidden", "none", "--steps", "10", "--device", "cpu",
+            "--save", both, "--json", both);
+        Assert.Equal(2, code);
+        Assert.Contains("same file", stderr);
+        Assert.False(File.Exists(both));
+    }
+}

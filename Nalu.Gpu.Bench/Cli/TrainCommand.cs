@@ -67,6 +67,14 @@ internal static class TrainCommand
             throw new UsageException("--save-every needs --save and must be ≥ 0.");
         if (o.Json is not null && o.Json != "-")
             CheckWritable(o.Json, "--json");
+        try
+        {
+            Nalu.Gpu.IO.SafeFile.EnsureDistinct([], [("--save", o.Save), ("--json", o.Json)]);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
 
         using var device = NaluDevice.Create(o.DeviceKind);
         bool toStdout = o.Json == "-";
@@ -78,32 +86,48 @@ internal static class TrainCommand
         results.Add(main);
         using (model)
         {
-            if (o.Save is not null)
+            if (baselineArch is not null)
             {
-                Checkpoint.Save(o.Save, model, task, o.Steps);
-                log.WriteLine($"Saved checkpoint: {o.Save}");
+                var baseline = TrainOne(device, baselineArch, "mlp", task, options, o, log, periodicSave: false, out var baselineModel);
+                baselineModel.Dispose();
+                results.Add(baseline);
             }
+
+            // The results come first: the table and the JSON are written whatever happens to the checkpoint.
+            PrintSummary(results, log);
+            if (o.Json is not null)
+            {
+                object payload = results.Count == 1 ? results[0] : new { Result = results[0], Baseline = results[1] };
+                string json = System.Text.Json.JsonSerializer.Serialize(payload, Output.Json);
+                if (toStdout)
+                    Console.WriteLine(json);
+                else
+                    Output.WriteAtomically(o.Json, json);
+            }
+
+            if (o.Save is not null)
+                SaveFinite(o.Save, model, task, o.Steps, log);
         }
 
-        if (baselineArch is not null)
-        {
-            var baseline = TrainOne(device, baselineArch, "mlp", task, options, o, log, periodicSave: false, out var baselineModel);
-            baselineModel.Dispose();
-            results.Add(baseline);
-        }
+        bool diverged = results.SelectMany(r => r.Models).Any(m => m.Diverged);
+        if (diverged)
+            log.WriteLine("A model diverged (NaN or infinite loss or parameters): exit code 3. Its scores are NaN in the table and the JSON.");
+        return diverged ? 3 : 0;
+    }
 
-        PrintSummary(results, log);
-        if (o.Json is not null)
-        {
-            object payload = results.Count == 1 ? results[0] : new { Result = results[0], Baseline = results[1] };
-            string json = System.Text.Json.JsonSerializer.Serialize(payload, Output.Json);
-            if (toStdout)
-                Console.WriteLine(json);
-            else
-                Output.WriteAtomically(o.Json, json);
-        }
-
-        return results.SelectMany(r => r.Models).All(m => !m.Diverged) ? 0 : 3;
+    /// <summary>
+    /// Saves the models that stayed finite and says which diverged ones were left out (a checkpoint holds only
+    /// finite parameters, so a diverged model is left out with a note, never saved with NaNs).
+    /// </summary>
+    private static void SaveFinite(string path, Model model, ArithmeticTask task, int step, TextWriter log)
+    {
+        var left = Checkpoint.SaveFinite(path, model, task, step);
+        if (left.Count == model.Count)
+            log.WriteLine($"Not saved: every model diverged, so '{path}' was not written.");
+        else if (left.Count > 0)
+            log.WriteLine($"Saved checkpoint: {path} ({model.Count - left.Count} of {model.Count} models; left out, diverged: seed {string.Join(", ", left)})");
+        else
+            log.WriteLine($"Saved checkpoint: {path}");
     }
 
     internal static void CheckWritable(string path, string option)
@@ -129,7 +153,7 @@ internal static class TrainCommand
             ? p =>
             {
                 if (p.Step % o.SaveEvery == 0 && p.Step < p.TotalSteps)
-                    Checkpoint.Save(o.Save, trained, task, p.Step);
+                    SaveFinite(o.Save, trained, task, p.Step, TextWriter.Null);
             }
             : null;
         Run(trainer, o.Steps, o.Quiet, log, periodic);

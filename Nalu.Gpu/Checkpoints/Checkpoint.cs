@@ -70,13 +70,48 @@ public static class Checkpoint
     public sealed record Contents(ModelArchitecture Architecture, int[] Seeds, float[] Parameters, ArithmeticTask? Task, int Step);
 
     /// <summary>Writes all models atomically (temporary file, then rename).</summary>
+    /// <exception cref="ArgumentException">A model's parameters are NaN or infinite (it diverged): nothing is written.
+    /// Use <see cref="SaveFinite"/> to save the others.</exception>
     public static void Save(string path, Model model, ArithmeticTask? task = null, int step = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         var parameters = model.GetParameters();
-        DataChecks.EnsureFinite(parameters, "model parameters (the model diverged; not saving)");
-        var arch = model.Architecture;
-        int p = model.Count, n = model.ParameterCount;
+        DataChecks.EnsureFinite(parameters, "model parameters (a model diverged; nothing was saved)");
+        Write(path, model.Architecture, model.Seeds, parameters, task, step);
+    }
+
+    /// <summary>
+    /// Writes the models whose parameters are all finite, leaving out the ones that diverged (NaN or infinite
+    /// parameters), and returns the seeds of those left out. Writes nothing, and says so by returning every seed,
+    /// when all of them diverged.
+    /// </summary>
+    public static IReadOnlyList<int> SaveFinite(string path, Model model, ArithmeticTask? task = null, int step = 0)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var parameters = model.GetParameters();
+        int n = model.ParameterCount;
+        var kept = new List<int>();
+        var left = new List<int>();
+        for (int m = 0; m < model.Count; m++)
+        {
+            bool finite = true;
+            foreach (float v in parameters.AsSpan(m * n, n))
+                finite &= float.IsFinite(v);
+            (finite ? kept : left).Add(m);
+        }
+
+        if (kept.Count == 0)
+            return model.Seeds.ToArray();
+        var values = new float[kept.Count * n];
+        for (int k = 0; k < kept.Count; k++)
+            Array.Copy(parameters, kept[k] * n, values, k * n, n);
+        Write(path, model.Architecture, kept.Select(m => model.Seeds[m]).ToArray(), values, task, step);
+        return left.Select(m => model.Seeds[m]).ToArray();
+    }
+
+    private static void Write(string path, ModelArchitecture arch, IReadOnlyList<int> seeds, float[] parameters, ArithmeticTask? task, int step)
+    {
+        int p = seeds.Count, n = arch.ParameterCount;
         var tensors = new List<SafeTensor>();
         for (int l = 0; l < arch.Layers.Count; l++)
         {
@@ -96,7 +131,7 @@ public static class Checkpoint
         {
             ["format"] = Format,
             ["architecture"] = JsonSerializer.Serialize(arch.Layers.Select(LayerRecord.Of), Json),
-            ["seeds"] = JsonSerializer.Serialize(model.Seeds),
+            ["seeds"] = JsonSerializer.Serialize(seeds),
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
         };
         if (task is not null)

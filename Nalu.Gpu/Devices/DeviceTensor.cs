@@ -109,7 +109,7 @@ public static class DataChecks
         for (int i = 0; i < data.Length; i++)
         {
             if (!float.IsFinite(data[i]))
-                throw new ArgumentException($"{what} contains {data[i]} at index {i}; only finite values are accepted.", what);
+                throw new ArgumentException($"{what} contains {data[i]} at index {i}; only finite values are accepted.");
         }
     }
 }
