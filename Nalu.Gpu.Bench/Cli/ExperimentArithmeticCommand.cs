@@ -282,7 +282,9 @@ internal static class ExperimentArithmeticCommand
         var settings = o.BuildSettings();
         if (File.Exists(o.Out))
             throw new UsageException($"--out '{o.Out}' is a file; give a folder.");
-        Directory.CreateDirectory(o.Out);
+        // One run per folder: a second run on a busy --out is refused (naming the owner) rather than training
+        // everything twice; a killed run's lock is released by the operating system.
+        using var claim = Nalu.Gpu.IO.DirectoryLock.Acquire(o.Out);
         string resultsPath = Path.Combine(o.Out, ResultsFileName);
         string command = o.CommandLine(settings);
 
