@@ -146,12 +146,31 @@ public sealed class CliTests(CliCheckpointFixture checkpoint, ITestOutputHelper 
     [InlineData("--unit lstm", "'lstm'")]
     [InlineData("--inputs 7", "--inputs 7")]
     [InlineData("--optimizer adagrad", "'adagrad'")]
+    [InlineData("--seed 2147483647 --models 3", "--seed 2147483647")]
+    [InlineData("--hidden none --activation bogus", "'bogus'")]
     public void NonsenseTrainOptionIsAUsageErrorThatNamesIt(string option, string expected)
     {
         var (code, _, stderr) = Run(Train(option.Split(' ')));
         Assert.Equal(2, code);
         Assert.Contains(expected, stderr);
         Assert.Contains("--help", stderr); // the hint to the option list
+    }
+
+    [Fact]
+    public void AnEmptyHiddenIsAUsageErrorNotNoHiddenLayer()
+    {
+        var (code, _, stderr) = Run(Train("--hidden", ""));
+        Assert.Equal(2, code);
+        Assert.Contains("--hidden is empty", stderr);
+    }
+
+    [Fact]
+    public void TooManyModelsForTheMemoryAreRefusedBeforeAllocating()
+    {
+        var (code, _, stderr) = Run(Train("--models", "2000000000", "--hidden", "none"));
+        Assert.Equal(1, code);
+        Assert.Contains("--models 2000000000", stderr);
+        Assert.Contains("GiB", stderr);
     }
 
     [Fact]

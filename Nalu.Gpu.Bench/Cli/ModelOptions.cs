@@ -99,6 +99,11 @@ public abstract class ModelOptions : CommonOptions
     internal ModelArchitecture BuildArchitecture(string? unitOverride = null, string? hiddenOverride = null, string option = "--hidden")
     {
         string text = (hiddenOverride ?? Hidden).Trim();
+        if (text.Length == 0)
+            throw new UsageException($"{option} is empty: give 'none' for no hidden layer, or widths such as 2 or 8,8.");
+        // The activation is checked even when no layer uses it, so a typo is never silently ignored.
+        if (unitOverride is null)
+            ParseActivation(Activation);
         int[] hidden;
         try
         {
@@ -197,7 +202,10 @@ public abstract class ModelOptions : CommonOptions
         };
     }
 
-    internal int[] Seeds => Enumerable.Range(0, Models).Select(k => Seed + k).ToArray();
+    /// <summary>Seeds seed, seed+1, …; a range that would pass int.MaxValue is a usage error rather than wrapping to negative seeds.</summary>
+    internal int[] Seeds => (long)Seed + Models - 1 > int.MaxValue
+        ? throw new UsageException($"--seed {Seed} with --models {Models} would need seeds beyond {int.MaxValue}; use a smaller --seed.")
+        : Enumerable.Range(0, Models).Select(k => Seed + k).ToArray();
 
     internal static ArithmeticOp ParseOp(string op) => op.ToLowerInvariant() switch
     {

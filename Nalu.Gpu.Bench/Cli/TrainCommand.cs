@@ -57,6 +57,8 @@ internal static class TrainCommand
             throw new UsageException($"--steps {o.Steps} must be at least 1.");
         if (o.EvalEvery < 0 || o.EvalSamples < 1)
             throw new UsageException("--eval-every must be ≥ 0 and --eval-samples ≥ 1.");
+        if ((long)o.Seed + o.Models - 1 > int.MaxValue)
+            throw new UsageException($"--seed {o.Seed} with --models {o.Models} would need seeds beyond {int.MaxValue}; use a smaller --seed.");
         var task = o.BuildTask();
         var architecture = o.BuildArchitecture();
         var options = o.BuildTrainerOptions(o.EvalEvery, o.EvalSamples);
@@ -142,6 +144,8 @@ internal static class TrainCommand
     private static RunResult TrainOne(NaluDevice device, ModelArchitecture architecture, string unit, ArithmeticTask task,
         TrainerOptions options, TrainOptions o, TextWriter log, bool periodicSave, out Model model)
     {
+        // Preflight before the seed list itself is built: --models 2000000000 must be a message, not an 8 GB array.
+        device.EnsureFits(4.0 * o.Models * (5.0 * architecture.ParameterCount + 1), $"--models {o.Models} of {architecture.ParameterCount} parameters");
         var trained = model = new Model(device, architecture, o.Seeds);
         using var trainer = new Trainer(model, task, options);
         log.WriteLine($"Training {architecture.ShortName} on {task.Op} ({task.Inputs} inputs), {o.Models} model(s), {o.Steps} steps, batch {o.Batch}, strategy {trainer.Strategy}");
