@@ -265,6 +265,21 @@ public sealed class ExperimentArithmeticTests(CpuFixture cpu, ITestOutputHelper 
         Assert.Equal(1, code);
         Assert.Contains(first.Key.ToString(), stderr);
         Assert.Contains("extrapolationMse", stderr);
+
+        // A well-formed but invalid last record (an unknown unit) is damage, not a torn write: an error naming the line.
+        string bogus = Path.Combine(_dir, "bogus.jsonl");
+        File.WriteAllText(bogus, ResultsFile.ToLine(first) + "\n" + ResultsFile.ToLine(first with { Unit = "bogus", Seed = 99 }) + "\n");
+        (code, _, stderr) = Cli(["experiment", "merge", "--out", Path.Combine(_dir, "bad2"), bogus]);
+        Assert.Equal(1, code);
+        Assert.Contains("line 2", stderr);
+        Assert.Contains("'bogus'", stderr);
+
+        // An empty input is an error too, not a silent table of nothing.
+        string empty = Path.Combine(_dir, "empty.jsonl");
+        File.WriteAllText(empty, "");
+        (code, _, stderr) = Cli(["experiment", "merge", "--out", Path.Combine(_dir, "bad3"), empty]);
+        Assert.Equal(1, code);
+        Assert.Contains("no result records", stderr);
     }
 
     // ---------------------------------------------------------------- (4) the Wilson interval

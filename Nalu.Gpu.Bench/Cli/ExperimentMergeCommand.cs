@@ -45,6 +45,8 @@ internal static class ExperimentMergeCommand
             var (records, repaired) = ResultsFile.Load(path, repair: false);
             if (repaired is not null && !o.Quiet)
                 log.WriteLine($"Note: {repaired}");
+            if (records.Count == 0)
+                throw new InvalidDataException($"{path}: no result records; nothing to merge from it.");
             all.AddRange(records.Select(r => (path, r)));
             if (!o.Quiet)
                 log.WriteLine($"{path}: {records.Count} model(s)");

@@ -215,13 +215,14 @@ public static class ResultsFile
                 problem = e.Message;
             }
 
-            bool last = !complete || newline + 1 >= bytes.Length;
             if (!complete && problem is null)
                 problem = "the line has no newline at its end";
             if (problem is not null)
             {
-                if (!last)
-                    throw new InvalidDataException($"{path}, line {line}: not a result record ({problem}). The file is damaged; fix or remove that line.");
+                // Records are appended whole, newline last, in one write: only a last line WITHOUT its newline can be
+                // a torn write. A complete line that is not a valid record is damage, even at the end of the file.
+                if (complete)
+                    throw new InvalidDataException($"{path}, line {line}: not a valid result record ({problem}). The file is damaged; fix or remove that line.");
                 string message = $"{path}: the last line ({end - start} bytes) was incomplete or unreadable ({problem}), " +
                     "probably from a run that was killed while writing it; " +
                     (repair ? "removed it, and its model will be trained again." : "left it out.");
@@ -249,6 +250,16 @@ public static class ResultsFile
         if (string.IsNullOrEmpty(record.Unit) || string.IsNullOrEmpty(record.Op) || string.IsNullOrEmpty(record.Interpolation)
             || string.IsNullOrEmpty(record.Extrapolation))
             throw new InvalidDataException("a key field is empty");
+        try
+        {
+            _ = ArithmeticUnit.Parse(record.Unit);
+            _ = ArithmeticExperiment.ParseOp(record.Op);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw new InvalidDataException(e.Message);
+        }
+
         return record;
     }
 
