@@ -123,7 +123,7 @@ public sealed class CsvMatrixTests : IDisposable
         { "a,b\n1,2\n", ["2"], 1, 3, "column index 2 (column 3) does not exist; the file has 2 columns" },
         { "a,a\n1,2\n", null, 1, 2, "column 2 ('a'): the header repeats the name of column 1" },
         { "# nothing\n\n", null, null, null, "no data rows" },
-        { "x,y\n", null, 1, null, "no data rows (only the header on line 1)" },
+        { "x,y\n", null, 1, null, "no data rows (only the header, on line 1)" },
         { "a,b\n1,1,5\n", null, 2, 3, "column 3: 3 values" },
     };
 
@@ -157,13 +157,16 @@ public sealed class CsvMatrixTests : IDisposable
         Assert.Contains("absent.csv", missing.Message);
     }
 
-    [Fact]
-    public void UnterminatedQuoteNamesTheLineWhereTheBadRowStarts()
+    [Theory]
+    [InlineData("a,b\n1,2\n3,\"4\n5,6\n", 3, 2)]
+    [InlineData("a,b\n1,2\n# he said \"hi\n5,6\n", 3, 1)]   // a quote in a comment would hide every later line
+    [InlineData("a,b\n1,2\n3,4\"x\n", 3, 2)]
+    public void UnterminatedQuoteNamesTheLineWhereItOpens(string text, int line, int column)
     {
-        string path = Write("a,b\n1,2\n3,\"4\n5,6\n");
+        string path = Write(text);
         var e = Assert.Throws<DataFileException>(() => CsvMatrix.Read(path));
-        Assert.Contains("data.csv:", e.Message);
-        Assert.NotNull(e.Line);
+        Assert.Contains($"data.csv:{line}: column {column}: a quote is opened and never closed", e.Message);
+        Assert.Equal((line, column), (e.Line, e.Column));
     }
 
     [Fact]

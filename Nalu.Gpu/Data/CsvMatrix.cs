@@ -141,8 +141,18 @@ public static class CsvMatrix
             using SepReader reader = open();
             foreach (SepReader.Row row in reader)
             {
-                line = row.LineNumberFrom;
+                // Sep 0.17.1 reports LineNumberFrom = 2 for the first row (its LineNumberToExcl, 2, is right).
+                line = row.RowIndex == 0 ? 1 : row.LineNumberFrom;
                 ReadOnlySpan<char> whole = row.Span.Trim();
+
+                // An unclosed quote makes Sep swallow the rest of the file into one cell (even inside a comment line).
+                if (whole.Count('"') % 2 != 0)
+                {
+                    int lastLine = row.LineNumberToExcl - 1;
+                    throw Error(path, line, row.ColCount, null,
+                        $"a quote is opened and never closed (lines {line} to {Math.Max(line, lastLine)} would be one cell); double a quote inside a quoted cell (\"\")");
+                }
+
                 if (whole.Length == 0 || whole[0] == '#')
                     continue;
                 if (width < 0)
@@ -175,7 +185,9 @@ public static class CsvMatrix
                 if (row.ColCount != width)
                 {
                     int column = Math.Min(row.ColCount, width) + 1;
-                    string problem = row.ColCount < width
+                    string problem = options.ExpectedColumns is not null
+                        ? $"{row.ColCount} values, but {options.ExpectedColumnsReason ?? $"{width} columns are expected"}"
+                        : row.ColCount < width
                         ? $"{row.ColCount} values, but line {firstLine} has {width}: column {column} is missing"
                         : $"{row.ColCount} values, but line {firstLine} has {width}: column {column} is extra";
                     throw Error(path, line, column, row.ColCount < width ? names?[column - 1] : null, problem);
@@ -200,7 +212,7 @@ public static class CsvMatrix
         if (width < 0)
             throw new DataFileException($"{path}: no data rows (the file has only blank or comment lines).", path);
         if (rows == 0)
-            throw new DataFileException($"{path}: no data rows (only the header on line {firstLine}).", path, firstLine);
+            throw new DataFileException($"{path}:{firstLine}: no data rows (only the header, on line {firstLine}).", path, firstLine);
         var result = new FloatMatrix[selected!.Length];
         for (int g = 0; g < result.Length; g++)
         {
