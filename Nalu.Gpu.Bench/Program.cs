@@ -1,6 +1,7 @@
 using CommandLine;
 using Nalu.Gpu.Bench.Cli;
 using Nalu.Gpu.Checkpoints;
+using Nalu.Gpu.Data;
 using Nalu.Gpu.Devices;
 
 namespace Nalu.Gpu.Bench;
@@ -47,7 +48,7 @@ public static class Program
             Console.Error.WriteLine("Run with --help for the options.");
             return 2;
         }
-        catch (Exception e) when (e is DeviceUnavailableException or CheckpointFormatException or FileNotFoundException
+        catch (Exception e) when (e is DeviceUnavailableException or CheckpointFormatException or DataFileException or FileNotFoundException
             or DirectoryNotFoundException or UnauthorizedAccessException or IOException or ArgumentException or InvalidDataException or InsufficientMemoryException or ObjectDisposedException)
         {
             Console.Error.WriteLine($"error: {e.Message}");

@@ -117,7 +117,7 @@ public sealed class OutputSafetyTests(CliCheckpointFixture checkpoint) : IClassF
     [Theory]
     [InlineData("inf,2\n3,4\n5,6\n")]
     [InlineData("0x10,2\n3,4\n5,6\n")]
-    [InlineData("\"1\",\"2\"\n3,4\n5,6\n")]
+    [InlineData("x,2\n3,4\n5,6\n")]
     public void PredictNeverTakesAnUnparseableDataRowForAHeader(string csv)
     {
         string input = PathIn("in.csv");
@@ -126,6 +126,17 @@ public sealed class OutputSafetyTests(CliCheckpointFixture checkpoint) : IClassF
         Assert.True(code == 1, $"exit {code}; stdout:\n{stdout}\nstderr:\n{stderr}");
         Assert.Contains(":1:", stderr);
         Assert.Contains("column 1", stderr);
+    }
+
+    /// <summary>CSV quoting (RFC 4180, parsed by Sep): a quoted number is that number, so the row is data, not a header.</summary>
+    [Fact]
+    public void PredictReadsQuotedNumbersAsData()
+    {
+        string input = PathIn("in.csv");
+        File.WriteAllText(input, "\"1\",\"2\"\n3,4\n5,6\n");
+        var (code, stdout, stderr) = CliTests.RunCli("predict", "--checkpoint", checkpoint.CheckpointPath, "--input", input, "--device", "cpu");
+        Assert.True(code == 0, stderr);
+        Assert.Equal(4, stdout.Trim().Split('\n').Length);   // header + 3 rows
     }
 
     [Fact]

@@ -2,18 +2,19 @@ using System.Globalization;
 using System.Text;
 using CommandLine;
 using Nalu.Gpu.Checkpoints;
+using Nalu.Gpu.Data;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.IO;
 
 namespace Nalu.Gpu.Bench.Cli;
 
-[Verb("predict", HelpText = "Run a checkpoint on a CSV of inputs and write a CSV of outputs.")]
+[Verb("predict", HelpText = "Run a checkpoint on a CSV or .npy file of inputs and write a CSV of outputs.")]
 public sealed class PredictOptions : CommonOptions
 {
     [Option("checkpoint", Required = true, HelpText = "A safetensors checkpoint written by 'train --save'.")]
     public string Checkpoint { get; set; } = "";
 
-    [Option("input", Required = true, HelpText = "CSV with one row of I numbers per sample. The first line is a header when none of its cells is a number and each has a letter (e.g. x0,x1).")]
+    [Option("input", Required = true, HelpText = "CSV with one row of I numbers per sample (the first line is a header when none of its cells is a number and each has a letter, e.g. x0,x1; blank and #-comment lines are skipped), or a .npy file of shape (N, I), or (N,) when I = 1.")]
     public string Input { get; set; } = "";
 
     [Option("output", Default = "-", HelpText = "Output CSV ('-' for stdout). One column per output; populations get one column per model and output.")]
@@ -39,7 +40,7 @@ internal static class PredictCommand
 
         var contents = Checkpoints.Checkpoint.Read(o.Checkpoint);
         int inputs = contents.Architecture.Inputs;
-        var (x, rows) = ReadCsv(o.Input, inputs);
+        var (x, rows) = ReadInputs(o.Input, inputs);
 
         using var device = NaluDevice.Create(o.DeviceKind);
         using var model = new Models.Model(device, contents.Architecture, contents.Seeds);
@@ -76,45 +77,25 @@ internal static class PredictCommand
     }
 
     /// <summary>
-    /// A first line is a header only when it cannot be data: no cell parses as a number and every cell has a letter
-    /// (so <c>x0,x1</c> is a header, while <c>inf,2</c>, <c>0x10,2</c> or <c>"1","2"</c> are data rows that then fail
-    /// with their line and column, instead of being dropped).
+    /// Reads the inputs: a <c>.npy</c> file (1-D or 2-D, see <see cref="NpyFile"/>) or a CSV of rows of exactly
+    /// <paramref name="inputs"/> finite numbers with an optional header (<see cref="CsvMatrix.IsHeader"/>); errors name
+    /// the file, and for a CSV the line and column.
     /// </summary>
-    internal static bool IsHeader(string[] cells) =>
-        cells.All(c => !float.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out _) && c.Any(char.IsLetter));
-
-    /// <summary>Reads rows of exactly <paramref name="inputs"/> finite numbers; errors name the line and column.</summary>
-    internal static (float[] Values, int Rows) ReadCsv(string path, int inputs)
+    internal static (float[] Values, int Rows) ReadInputs(string path, int inputs)
     {
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"Input CSV '{path}' does not exist.", path);
-        var values = new List<float>();
-        int rows = 0, lineNumber = 0;
-        foreach (var raw in File.ReadLines(path))
+        if (path.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
         {
-            lineNumber++;
-            string line = raw.Trim();
-            if (line.Length == 0 || line.StartsWith('#'))
-                continue;
-            var cells = line.Split(',');
-            if (rows == 0 && values.Count == 0 && IsHeader(cells))
-                continue;
-            if (cells.Length != inputs)
-                throw new InvalidDataException($"{path}:{lineNumber}: {cells.Length} values, but the model takes {inputs} inputs.");
-            for (int c = 0; c < cells.Length; c++)
-            {
-                if (!float.TryParse(cells[c], NumberStyles.Float, CultureInfo.InvariantCulture, out float v))
-                    throw new InvalidDataException($"{path}:{lineNumber}: column {c + 1} '{cells[c].Trim()}' is not a number.");
-                if (!float.IsFinite(v))
-                    throw new InvalidDataException($"{path}:{lineNumber}: column {c + 1} is {cells[c].Trim()}; only finite inputs are accepted.");
-                values.Add(v);
-            }
-
-            rows++;
+            FloatMatrix m = NpyFile.Read(path);
+            if (m.Columns != inputs)
+                throw new DataFileException($"{path}: {m.Columns} columns (shape ({m.Rows}, {m.Columns})), but the model takes {inputs} inputs.", path);
+            return (m.Values, m.Rows);
         }
 
-        if (rows == 0)
-            throw new InvalidDataException($"{path}: no data rows.");
-        return (values.ToArray(), rows);
+        FloatMatrix csv = CsvMatrix.Read(path, options: new CsvReadOptions
+        {
+            ExpectedColumns = inputs,
+            ExpectedColumnsReason = $"the model takes {inputs} input{(inputs == 1 ? "" : "s")}",
+        });
+        return (csv.Values, csv.Rows);
     }
 }
