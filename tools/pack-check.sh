@@ -38,21 +38,24 @@ echo "== pack-check: packed version $version:"
 ls -l "$feed"
 
 fail() { echo "pack-check: FAILED: $*" >&2; exit 1; }
+# A .nupkg is a zip; python3's zipfile reads it (unzip is not on every machine).
+zip_list() { python3 -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' "$1"; }
+zip_read() { python3 -c 'import sys, zipfile; sys.stdout.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]).decode("utf-8-sig"))' "$1" "$2"; }
 for id in Nalu.Gpu.Kernels Nalu.Gpu; do
   pkg=$feed/$id.$version.nupkg
   [[ -f $pkg ]] || fail "$pkg was not produced"
   [[ -f $feed/$id.$version.snupkg ]] || fail "no symbol package $id.$version.snupkg"
-  listing=$(unzip -l "$pkg")
+  listing=$(zip_list "$pkg")
   for entry in README.md "lib/net10.0/$id.dll" "lib/net10.0/$id.xml"; do
-    grep -q " $entry\$" <<<"$listing" || fail "$id.$version.nupkg lacks $entry"
+    grep -qxF "$entry" <<<"$listing" || fail "$id.$version.nupkg lacks $entry"
   done
-  unzip -l "$feed/$id.$version.snupkg" | grep -q " lib/net10.0/$id.pdb\$" || fail "$id.$version.snupkg lacks $id.pdb"
-  nuspec=$(unzip -p "$pkg" "$id.nuspec")
+  grep -qxF "lib/net10.0/$id.pdb" <<<"$(zip_list "$feed/$id.$version.snupkg")" || fail "$id.$version.snupkg lacks $id.pdb"
+  nuspec=$(zip_read "$pkg" "$id.nuspec")
   for field in '<license type="expression">MIT</license>' '<readme>README.md</readme>' "<version>$version</version>" '<tags>' '<description>'; do
     grep -qF "$field" <<<"$nuspec" || fail "$id.nuspec lacks $field"
   done
 done
-unzip -p "$feed/Nalu.Gpu.$version.nupkg" Nalu.Gpu.nuspec | grep -qF "<dependency id=\"Nalu.Gpu.Kernels\" version=\"$version\"" \
+grep -qF "<dependency id=\"Nalu.Gpu.Kernels\" version=\"$version\"" <<<"$(zip_read "$feed/Nalu.Gpu.$version.nupkg" Nalu.Gpu.nuspec)" \
   || fail "Nalu.Gpu $version does not depend on Nalu.Gpu.Kernels $version"
 
 # The consumer is copied out of the repository so that nothing of the repository's (Directory.Build.props, project
