@@ -32,6 +32,9 @@ public sealed class BenchOptions : CommonOptions
     [Option("torch-device", Default = "auto", HelpText = "PyTorch device: auto (cuda when our device is CUDA, else cpu), cpu, cuda.")]
     public string TorchDevice { get; set; } = "auto";
 
+    [Option("torch-script", HelpText = "Path to tools/torch/nalu_bench.py (in the source repository). Default: found by walking up from the program and the working directory; a `dotnet tool install` of nalu has no copy, so pass it here.")]
+    public string? TorchScript { get; set; }
+
     [Option("no-torch", HelpText = "Skip PyTorch.")]
     public bool NoTorch { get; set; }
 
@@ -74,9 +77,13 @@ internal static class BenchCommand
         if (configs.Length == 0)
             throw new UsageException($"--config '{o.Config}' is not one of {string.Join(", ", Configs.Select(c => c.Name))}, all.");
         var kinds = ResolveDevices(o);
-        string? script = o.NoTorch ? null : FindTorchScript();
+        if (o.TorchScript is not null && !File.Exists(o.TorchScript))
+            throw new UsageException($"--torch-script '{o.TorchScript}' does not exist; it should be tools/torch/nalu_bench.py of a clone of the Nalu.Gpu repository.");
+        string? script = o.NoTorch ? null : o.TorchScript is not null ? Path.GetFullPath(o.TorchScript) : FindTorchScript();
         bool toStdout = o.Json == "-";
         var log = toStdout ? Console.Error : Console.Out;
+        if (script is null && !o.NoTorch)
+            log.WriteLine(TorchScriptMissing);
 
         var rows = new List<BenchRow>();
         var torchCache = new Dictionary<(string, string), TorchResult?>();
@@ -197,6 +204,11 @@ internal static class BenchCommand
         }
     }
 
+    private const string TorchScriptMissing =
+        "PyTorch comparison skipped: tools/torch/nalu_bench.py was not found above the program or the working directory " +
+        "(an installed .NET tool has no copy of it). Pass --torch-script PATH/TO/tools/torch/nalu_bench.py from a clone " +
+        "of the Nalu.Gpu repository, run nalu from inside such a clone, or pass --no-torch to time only ours.";
+
     /// <summary>tools/torch/nalu_bench.py, found by walking up from the program and the working directory.</summary>
     private static string? FindTorchScript()
     {
@@ -228,6 +240,6 @@ internal static class BenchCommand
         if (rows.Count > 0)
             log.WriteLine($"Peak basis: {rows[0].PeakBasis}. Bytes/sample (fused layout): {rows[0].BytesPerSample:G3} at batch {rows[0].Batch}.");
         if (scriptMissing)
-            log.WriteLine("PyTorch comparison skipped: tools/torch/nalu_bench.py was not found next to the program or the working directory.");
+            log.WriteLine(TorchScriptMissing);
     }
 }
