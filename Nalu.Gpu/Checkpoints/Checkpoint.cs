@@ -158,24 +158,39 @@ public static class Checkpoint
         ModelArchitecture arch;
         int[] seeds;
         ArithmeticTask? task = null;
+        var layers = Metadata<LayerRecord?[]>(path, "architecture", Need("architecture"), "a list of layers");
+        if (layers.Length == 0)
+            throw new CheckpointFormatException($"'{path}': metadata 'architecture' lists no layers.");
+        for (int l = 0; l < layers.Length; l++)
+        {
+            if (layers[l] is null)
+                throw new CheckpointFormatException($"'{path}': metadata 'architecture': layer {l} is null.");
+        }
+
+        var seedValues = Metadata<int?[]>(path, "seeds", Need("seeds"), "a list of integer seeds");
+        if (seedValues.Length == 0)
+            throw new CheckpointFormatException($"'{path}': the seed list is empty.");
+        if (seedValues.Any(v => v is null))
+            throw new CheckpointFormatException($"'{path}': metadata 'seeds' holds a null.");
+        seeds = seedValues.Select(v => v!.Value).ToArray();
+        TaskRecord? t = metadata.TryGetValue("task", out var taskJson) ? Metadata<TaskRecord?>(path, "task", taskJson, "a task object") : null;
         try
         {
-            var layers = JsonSerializer.Deserialize<LayerRecord[]>(Need("architecture"), Json)
-                ?? throw new CheckpointFormatException($"'{path}': empty architecture.");
-            arch = new ModelArchitecture(layers.Select(l => l.ToSpec()).ToArray());
-            seeds = JsonSerializer.Deserialize<int[]>(Need("seeds")) ?? [];
-            if (seeds.Length == 0)
-                throw new CheckpointFormatException($"'{path}': the seed list is empty.");
-            if (metadata.TryGetValue("task", out var taskJson))
+            arch = new ModelArchitecture(layers.Select(l => l!.ToSpec()).ToArray());
+            if (t is not null)
             {
-                var t = JsonSerializer.Deserialize<TaskRecord>(taskJson, Json)!;
+                if (t.Interpolation is null || t.Extrapolation is null)
+                    throw new CheckpointFormatException($"'{path}': metadata 'task' lacks its interpolation or extrapolation range.");
                 task = new ArithmeticTask(t.Op, t.Inputs, SampleInterval.Parse(t.Interpolation), SampleInterval.Parse(t.Extrapolation), t.SubsetSize, t.SubsetGap);
             }
         }
-        catch (Exception e) when (e is JsonException or ArgumentException or FormatException or NotSupportedException)
+        catch (Exception e) when (e is ArgumentException or FormatException or NotSupportedException)
         {
-            throw new CheckpointFormatException($"'{path}': invalid metadata: {e.Message}", e);
+            throw new CheckpointFormatException($"'{path}': invalid metadata: {FirstLine(e.Message)}", e);
         }
+
+        if (task is not null && task.Inputs != arch.Inputs)
+            throw new CheckpointFormatException($"'{path}': the task has {task.Inputs} inputs but the model takes {arch.Inputs}.");
 
         int p = seeds.Length, n = arch.ParameterCount;
         var parameters = new float[p * n];
@@ -204,9 +219,34 @@ public static class Checkpoint
 
         if (byName.Count > 0)
             throw new CheckpointFormatException($"'{path}': unexpected tensors {string.Join(", ", byName.Keys)}.");
-        int step = int.TryParse(metadata.GetValueOrDefault("step"), NumberStyles.Integer, CultureInfo.InvariantCulture, out int s) ? s : 0;
+        int step = 0;
+        if (metadata.TryGetValue("step", out var stepText)
+            && !(int.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out step) && step >= 0))
+            throw new CheckpointFormatException($"'{path}': metadata 'step' is '{stepText}', not a whole number ≥ 0.");
         return new Contents(arch, seeds, parameters, task, step);
     }
+
+    /// <summary>
+    /// One metadata entry as JSON of type <typeparamref name="T"/>; a null, a wrong type or bad JSON is one line that names the
+    /// entry and what it should be, not the deserializer's type names.
+    /// </summary>
+    private static T Metadata<T>(string path, string key, string json, string expected)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json, Json)
+                ?? throw new CheckpointFormatException($"'{path}': metadata '{key}' is null; it should be {expected}.");
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or FormatException)
+        {
+            throw new CheckpointFormatException($"'{path}': metadata '{key}' is not {expected} ({Where(e)}).", e);
+        }
+    }
+
+    private static string Where(Exception e) =>
+        e is JsonException { Path: { Length: > 0 } jsonPath } ? $"at {jsonPath}" : "malformed JSON";
+
+    private static string FirstLine(string message) => message.Split('\n')[0].Split(" (Parameter")[0].Trim();
 
     /// <summary>Reads a checkpoint and creates its models on <paramref name="device"/>.</summary>
     public static Model Load(string path, NaluDevice device, out Contents contents)
