@@ -116,9 +116,11 @@ public sealed class Dataset : IDisposable
         for (int k = 0; k < data.Length; k++)
         {
             if (!float.IsFinite(data[k]))
-                throw new ArgumentException($"{what} row {k / columns}, column {k % columns} is {data[k]}; only finite values are accepted.", what);
+                throw new ArgumentException($"{what} row {k / columns}, column {k % columns} is {Describe(data[k])}; only finite values are accepted.", what);
         }
     }
+
+    private static string Describe(float value) => float.IsNaN(value) ? "NaN" : value > 0 ? "+Infinity" : "-Infinity";
 
     private static float[] Flatten(float[,] values, string what)
     {
