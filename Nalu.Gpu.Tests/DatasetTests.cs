@@ -254,7 +254,8 @@ public abstract class StoredDataTests(DeviceFixture fixture, ITestOutputHelper o
     /// The stored-data twin of <see cref="BehaviourTests.NaluLearnsMultiplicationAndExtrapolatesFarBetterThanReluMlp"/>:
     /// a NALU 2→1 on a × b, same seeds, optimizer, steps and bound (extrapolation MSE &lt; 2 on U[2,6]), trained on a
     /// stored set of 8,192 rows of the generator's samples built on the host (16 epochs of shuffled batches of 128).
-    /// Measured on the CPU accelerator and the native path: see the numbers beside the assertion.
+    /// Measured on the CPU accelerator: extrapolation MSE 0.12–0.56 over seeds 0–7 (bound 2: ≥ 3.5×), validation
+    /// 0.0002–0.0009; the generated-data test measured 0.12–0.56 too.
     /// </summary>
     [Fact]
     public void NaluLearnsMultiplicationFromHostArrays()
@@ -281,7 +282,8 @@ public abstract class StoredDataTests(DeviceFixture fixture, ITestOutputHelper o
 
     /// <summary>
     /// Multi-output: a NAC 2→2 learns [a + b, a − b] from a stored set and extrapolates. Its exact solution is
-    /// W = [[1, 1], [1, −1]]; bounds are in the assertion's comment.
+    /// W = [[1, 1], [1, −1]]. Measured (3,000 steps, seeds 0–3, CPU accelerator): extrapolation MSE 38.6–75.2 before,
+    /// 0.0011–0.0032 after (bound 0.05: ≥ 15×); (5, 3) → (7.92–7.96, 1.97–1.98) against the bounds ±0.2 (≥ 2.5×).
     /// </summary>
     [Fact]
     public void NacLearnsSumAndDifferenceAsTwoOutputs()
@@ -297,7 +299,7 @@ public abstract class StoredDataTests(DeviceFixture fixture, ITestOutputHelper o
             Optimizer = OptimizerOptions.Adam(0.05f), EvaluateEvery = 0, EvaluationChunks = 4, Sampling = SamplingMode.WithReplacement,
         }, test: test);
         var before = trainer.Evaluate();
-        trainer.Train(1000);
+        trainer.Train(3000);
         var after = trainer.Evaluate();
         output.WriteLine($"test before [{string.Join(", ", before.Test.Select(v => v.ToString("G3")))}], after [{string.Join(", ", after.Test.Select(v => v.ToString("G3")))}]");
         for (int m = 0; m < model.Count; m++)
@@ -306,6 +308,7 @@ public abstract class StoredDataTests(DeviceFixture fixture, ITestOutputHelper o
                 $"model {m}: extrapolation MSE {before.Test[m]} → {after.Test[m]}");
             // Both outputs are learned, not just their mean: predict (5, 3) → (8, 2).
             var p = model.Predict([5f, 3f], 1)[m];
+            output.WriteLine($"model {m}: (5, 3) → ({p[0]}, {p[1]})");
             Assert.InRange(p[0], 7.8f, 8.2f);
             Assert.InRange(p[1], 1.8f, 2.2f);
         }
