@@ -49,7 +49,8 @@ public sealed class ReadmeExampleTests
         {
             File.Delete(path);
         }
-    
+    }
+
     /// <summary>The README's "Training on your own data" example, verbatim apart from the device.</summary>
     [Fact]
     public void OwnDataExampleRunsAndLearnsSumAndDifference()
@@ -90,5 +91,4 @@ public sealed class ReadmeExampleTests
         Assert.InRange(prediction[0], 7.8f, 8.2f);
         Assert.InRange(prediction[1], 1.8f, 2.2f);
     }
-}
 }
