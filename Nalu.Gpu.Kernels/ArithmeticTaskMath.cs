@@ -51,30 +51,6 @@ public readonly struct SampleRange
     }
 }
 
-/// <summary>
-/// The static arithmetic ("simple function") task as device data: each sample is <c>I</c> inputs from
-/// a range; <c>a</c> and <c>b</c> are sums of two FIXED subsets; the target is <c>op(a, b)</c>.
-/// </summary>
-/// <remarks>
-/// The first subset starts at an offset drawn once per model seed from <c>[0, I − gap − size]</c>
-/// (for I = 100, size 25, gap 13: [0, 62]); the second starts <c>gap</c> places later.
-/// Each model reads its seed and op from <see cref="Seeds"/> and <see cref="Ops"/>, so a population can
-/// mix ops and a model trained alone sees exactly the data it sees inside a population.
-/// </remarks>
-public struct ArithmeticTaskArgs
-{
-    /// <summary>Per-model seed (P).</summary>
-    public ArrayView<int> Seeds;
-    /// <summary>Per-model <see cref="ArithmeticOp"/> (P).</summary>
-    public ArrayView<int> Ops;
-    /// <summary>Input width I.</summary>
-    public int Inputs;
-    /// <summary>Subset size (25 in the paper's setup).</summary>
-    public int SubsetSize;
-    /// <summary>Distance from the first subset's start to the second's (13).</summary>
-    public int SubsetGap;
-}
-
 /// <summary>Sample generation shared by every kernel and the host, so data never depends on the path.</summary>
 public static class ArithmeticTaskMath
 {

@@ -22,6 +22,10 @@ public static class CounterRng
     public const uint InterpolationStream = 4;
     /// <summary>Stream for the extrapolation (test) set.</summary>
     public const uint ExtrapolationStream = 5;
+    /// <summary>Stream for stored-data rows drawn with replacement (<see cref="DataSampling.WithReplacement"/>).</summary>
+    public const uint SampleStream = 6;
+    /// <summary>Stream for the per-epoch permutations of stored data (<see cref="DataSampling.Permute"/>).</summary>
+    public const uint ShuffleStream = 7;
 
     private const ulong Gamma = 0x9E3779B97F4A7C15UL;
 

@@ -39,9 +39,48 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
     /// <summary>Kernels with no type parameter.</summary>
     private static readonly (string Name, MethodInfo Method)[] PlainKernels = FindKernels(generic: false);
 
+    /// <summary>Kernels generic over the data source: (IUnit, IDataSource) or (IDataSource) type parameters.</summary>
+    private static readonly (string Name, MethodInfo Method)[] SourceKernels = FindSourceKernels();
+
+    /// <summary>
+    /// Every <see cref="Nalu.Gpu.Kernels.IDataSource"/> value type of the kernel assembly; generic ones (stored data
+    /// over a memory type) closed over <see cref="Nalu.Gpu.Kernels.DeviceMemory"/>, the memory kernels read.
+    /// The generator (<see cref="Nalu.Gpu.Kernels.ArithmeticSource"/>) comes first.
+    /// </summary>
+    internal static readonly (string Name, Type Type)[] Sources = KernelAssembly.GetTypes()
+        .Where(t => t.IsValueType && t.GetInterfaces().Contains(typeof(Nalu.Gpu.Kernels.IDataSource)))
+        .Select(t => t.IsGenericTypeDefinition ? t.MakeGenericType(t.GetGenericArguments().Select(_ => typeof(Nalu.Gpu.Kernels.DeviceMemory)).ToArray()) : t)
+        .OrderBy(t => t == typeof(Nalu.Gpu.Kernels.ArithmeticSource) ? 0 : 1).ThenBy(t => t.FullName, StringComparer.Ordinal)
+        .Select(t => (ShortSourceName(t), t)).ToArray();
+
+    private static string ShortSourceName(Type t)
+    {
+        string name = t.Name;
+        int tick = name.IndexOf('`');
+        if (tick >= 0)
+            name = name[..tick];
+        if (name.EndsWith("Source", StringComparison.Ordinal) && name.Length > 6)
+            name = name[..^6];
+        return name;
+    }
+
     private static bool IsUnitType(Type t) => t.IsValueType && t.GetInterfaces().Contains(typeof(IUnit));
 
     private static bool IsUnitParameter(Type parameter) => parameter.GetGenericParameterConstraints().Contains(typeof(IUnit));
+
+    private static bool IsSourceParameter(Type parameter) =>
+        parameter.GetGenericParameterConstraints().Contains(typeof(Nalu.Gpu.Kernels.IDataSource));
+
+    /// <summary>Kernels whose type parameters are a unit then a source, or a source alone.</summary>
+    private static (string Name, MethodInfo Method)[] FindSourceKernels() => KernelAssembly.GetTypes()
+        .Where(t => t.Namespace == typeof(UnitKernels).Namespace && t.IsAbstract && t.IsSealed)
+        .OrderBy(t => t.Name, StringComparer.Ordinal)
+        .SelectMany(type => type.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly)
+            .OrderBy(m => m.Name, StringComparer.Ordinal)
+            .Where(m => m.ReturnType == typeof(void) && m.GetGenericArguments().Any(IsSourceParameter)
+                && !m.GetGenericArguments().Any(a => a.GetGenericParameterConstraints().Contains(typeof(Nalu.Gpu.Kernels.IFloatMemory))))
+            .Select(m => ($"{type.Name}.{m.Name}", m)))
+        .ToArray();
 
     /// <summary><c>NacUnit</c> → "Nac", <c>DenseUnit&lt;Relu&gt;</c> → "Dense&lt;Relu&gt;", chains nested the same way.</summary>
     internal static string ShortName(Type t)
@@ -130,6 +169,14 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
                 // Helpers generic over the memory (IFloatMemory) run inside kernels and on the host; they are not entry points.
                 if (parameters.Any(a => a.GetGenericParameterConstraints().Contains(typeof(Nalu.Gpu.Kernels.IFloatMemory))))
                     continue;
+                // Kernels generic over the data source are closed by FindSourceKernels.
+                if (parameters.Any(IsSourceParameter))
+                {
+                    if (!(parameters.Length == 1 || (parameters.Length == 2 && IsUnitParameter(parameters[0]) && IsSourceParameter(parameters[1]))))
+                        throw new InvalidOperationException($"{type.Name}.{method.Name} has type parameters CompileOnlyTests cannot close.");
+                    continue;
+                }
+
                 if (parameters.Length == 0 && !generic)
                     result.Add(($"{type.Name}.{method.Name}", method));
                 else if (parameters.Length == 1 && IsUnitParameter(parameters[0]) && generic)
@@ -157,6 +204,24 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         {
             foreach (var (unitName, unit) in Units)
                 table.Add($"{name}<{unitName}>", method.MakeGenericMethod(unit));
+        }
+
+        // Unit × source kernels: every unit with the generator, and every other source with the chain of every unit
+        // (unit and source code are independent, so the full product would compile the same code again for minutes).
+        var chain = Units.Single(u => u.Type.IsGenericType && u.Type.GetGenericTypeDefinition() == typeof(Chain<,>));
+        foreach (var (name, method) in SourceKernels)
+        {
+            if (method.GetGenericArguments().Length == 1)
+            {
+                foreach (var (sourceName, source) in Sources)
+                    table.Add($"{name}<{sourceName}>", method.MakeGenericMethod(source));
+                continue;
+            }
+
+            foreach (var (unitName, unit) in Units)
+                table.Add($"{name}<{unitName},{Sources[0].Name}>", method.MakeGenericMethod(unit, Sources[0].Type));
+            foreach (var (sourceName, source) in Sources.Skip(1))
+                table.Add($"{name}<{chain.Name},{sourceName}>", method.MakeGenericMethod(chain.Type, source));
         }
 
         return table;
@@ -256,7 +321,7 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
             Assert.Contains(Units, u => u.Type == typeof(DenseUnit<>).MakeGenericType(activation));
 
         // The kernels of today, generic and plain, are all found.
-        var kernels = GenericKernels.Select(k => k.Name).Concat(PlainKernels.Select(k => k.Name)).ToHashSet();
+        var kernels = GenericKernels.Select(k => k.Name).Concat(PlainKernels.Select(k => k.Name)).Concat(SourceKernels.Select(k => k.Name)).ToHashSet();
         foreach (var expected in new[]
         {
             "UnitKernels.PrepareCache", "UnitKernels.Forward", "UnitKernels.Backward", "UnitKernels.FinishGradients",
@@ -267,7 +332,13 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
             Assert.Contains(expected, kernels);
         }
 
-        Assert.Equal(GenericKernels.Length * Units.Length + PlainKernels.Length, AllKernels.Count);
+        // Every data source is found: the generator and stored data.
+        Assert.Equal(["Arithmetic", "Stored"], Sources.Select(s => s.Name).ToArray());
+        int unitSource = SourceKernels.Count(k => k.Method.GetGenericArguments().Length == 2);
+        int sourceOnly = SourceKernels.Length - unitSource;
+        Assert.Equal(3, SourceKernels.Length);
+        Assert.Equal(GenericKernels.Length * Units.Length + PlainKernels.Length
+            + unitSource * (Units.Length + Sources.Length - 1) + sourceOnly * Sources.Length, AllKernels.Count);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Nalu.Gpu.Checkpoints;
+using Nalu.Gpu.Data;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;
@@ -48,5 +49,46 @@ public sealed class ReadmeExampleTests
         {
             File.Delete(path);
         }
+    }
+
+    /// <summary>The README's "Training on your own data" example, verbatim apart from the device.</summary>
+    [Fact]
+    public void OwnDataExampleRunsAndLearnsSumAndDifference()
+    {
+        // [a + b, a − b] for 1,000 rows of (a, b) in [1, 2], and a test set in [2, 6]: two targets per row.
+        (float[] X, float[] Y) Rows(int count, float low, float high, int seed)
+        {
+            var random = new Random(seed);
+            var x = new float[2 * count];
+            var y = new float[2 * count];
+            for (int r = 0; r < count; r++)
+            {
+                float a = low + (high - low) * random.NextSingle(), b = low + (high - low) * random.NextSingle();
+                (x[2 * r], x[2 * r + 1], y[2 * r], y[2 * r + 1]) = (a, b, a + b, a - b);
+            }
+
+            return (x, y);
+        }
+
+        using var device = NaluDevice.Create(DeviceKind.Cpu);
+        var (x, y) = Rows(1000, 1f, 2f, seed: 1);
+        var (validX, validY) = Rows(400, 1f, 2f, seed: 3);
+        var (testX, testY) = Rows(500, 2f, 6f, seed: 2);
+        using var training = new Dataset(device, x, inputColumns: 2, y, targetColumns: 2);
+        using var validation = new Dataset(device, validX, 2, validY, 2);
+        using var test = new Dataset(device, testX, 2, testY, 2);
+        using var model = new Model(device, ModelArchitecture.Uniform(UnitKind.Nac, 2, 2), seeds: [1, 2]);
+        var options = new TrainerOptions { Optimizer = OptimizerOptions.Adam(0.05f), EvaluateEvery = 500, Sampling = SamplingMode.Shuffle };
+        using var trainer = new Trainer(model, training, options, validation, test);
+        trainer.Train(3_000);
+        Evaluation scores = trainer.Evaluate();                     // MSE over every row and both outputs, per model
+        string line = $"test MSE of model 0: {scores.Test[0]:G3}; best validation at step {trainer.Best[0]!.Step}";
+        float[] prediction = model.Predict([5f, 3f], samples: 1)[0]; // ≈ [8, 2]
+
+        Assert.Equal(7, trainer.History.Count);
+        Assert.Contains("test MSE of model 0", line);
+        Assert.All(scores.Test, mse => Assert.True(mse < 0.05, $"test MSE {mse}"));
+        Assert.InRange(prediction[0], 7.8f, 8.2f);
+        Assert.InRange(prediction[1], 1.8f, 2.2f);
     }
 }

@@ -1,3 +1,4 @@
+using Nalu.Gpu.Data;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Kernels.Units;
@@ -206,6 +207,130 @@ public abstract class TrainingReferenceTests(DeviceFixture fixture, ITestOutputH
             double c = settings.ClipValue;
             if ((c > 0 && gradient.Any(g => Math.Abs(g) > c)) || OptimizerReference.NormScale(settings, Norm(gradient, settings)) < 1)
                 clipped = true;
+            OptimizerReference.Step(settings, optimizer.LearningRate, step, gradient, parameters, state);
+        }
+
+        return parameters;
+    }
+
+    public static readonly string[] StoredArchitectures = ["nac 10→2→1", "nac 10→3→2", "mlp-tanh 10→3→2"];
+
+    public static readonly string[] Samplings = ["shuffle", "with replacement", "shuffle, shared data seed", "in order"];
+
+    public static TheoryData<string, string> StoredCases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var architecture in StoredArchitectures)
+        {
+            foreach (var sampling in Samplings)
+                data.Add(architecture, sampling);
+        }
+
+        return data;
+    }
+
+    private const int StoredRows = 53;   // 4 steps of 37 samples cross two epoch boundaries, mid-batch
+
+    private static (SamplingMode Mode, int? DataSeed) Sampling(string name) => name switch
+    {
+        "shuffle" => (SamplingMode.Shuffle, null),
+        "with replacement" => (SamplingMode.WithReplacement, null),
+        "shuffle, shared data seed" => (SamplingMode.Shuffle, 99),
+        "in order" => (SamplingMode.InOrder, null),
+        _ => throw new ArgumentOutOfRangeException(nameof(name), name, "Unknown sampling."),
+    };
+
+    /// <summary>A stored set of <see cref="StoredRows"/> rows: the task's inputs; targets op(a, b) and, for O = 2, x₀ − x₁.</summary>
+    private static (float[] X, float[] Y) StoredSet(int outputs)
+    {
+        var (x, t) = HostData.Generate(Task, 0, Task.Op, Task.Interpolation, CounterRng.TrainStream, 0, 0, StoredRows);
+        var y = new float[StoredRows * outputs];
+        for (int r = 0; r < StoredRows; r++)
+        {
+            y[r * outputs] = t[r];
+            if (outputs == 2)
+                y[r * outputs + 1] = x[r * Task.Inputs] - x[r * Task.Inputs + 1];
+        }
+
+        return (x, y);
+    }
+
+    /// <summary>
+    /// Stored data: the same k steps of plain SGD against the double reference, whose batches are the rows
+    /// <see cref="DataSampling.Row"/> picks (the function the kernels call, called here on the host). Two outputs for
+    /// the "→2" architectures, so the loss gradient is 2(y − t)/(B·O) over a target vector. Same tolerance as above.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(StoredCases))]
+    public void StoredDataStepsMatchTheDoubleReference(string architectureName, string samplingName)
+    {
+        var architecture = architectureName switch
+        {
+            "nac 10→3→2" => ModelArchitecture.Uniform(UnitKind.Nac, 10, 3, 2),
+            "mlp-tanh 10→3→2" => ModelArchitecture.Uniform(UnitKind.Dense, Activation.Tanh, 10, 3, 2),
+            _ => Architecture(architectureName),
+        };
+        var optimizer = OptimizerOptions.Sgd(1e-2f, momentum: 0f);
+        var (mode, dataSeed) = Sampling(samplingName);
+        var tolerance = ToleranceFor("sgd");
+        int outputs = architecture.Outputs;
+        var (x, y) = StoredSet(outputs);
+        foreach (var strategy in Strategies)
+        {
+            using var data = new Dataset(fixture.Device, x, Task.Inputs, y, outputs);
+            using var model = new Model(fixture.Device, architecture, Seeds);
+            var initial = model.GetParameters();
+            using (var trainer = new Trainer(model, data, new TrainerOptions
+            {
+                Batch = Batch, Strategy = strategy, Optimizer = optimizer, EvaluateEvery = 0, StepsPerLaunch = 3, Threads = 3,
+                Sampling = mode, DataSeed = dataSeed,
+            }))
+            {
+                Assert.Equal(strategy, trainer.Strategy);
+                trainer.Train(Steps);
+            }
+
+            var trained = model.GetParameters();
+            int n = architecture.ParameterCount;
+            for (int p = 0; p < Seeds.Length; p++)
+            {
+                var start = initial.AsSpan(p * n, n);
+                var expected = StoredReference(architecture, optimizer, mode, dataSeed ?? Seeds[p], x, y, start);
+                string what = $"{architectureName}, stored data, {samplingName}, {strategy} on {fixture.Kind}, seed {Seeds[p]}, {Steps} steps";
+                Tolerance.AssertClose(expected, trained.AsSpan(p * n, n), tolerance, what);
+                double moved = 0;
+                for (int j = 0; j < n; j++)
+                    moved = Math.Max(moved, Math.Abs(expected[j] - start[j]));
+                Assert.True(moved > 100 * (tolerance.Atol + tolerance.Rtol), $"{what}: the parameters moved only {moved:G3}.");
+            }
+        }
+    }
+
+    private static double[] StoredReference(ModelArchitecture architecture, OptimizerOptions optimizer, SamplingMode mode, int seed,
+        float[] storedX, float[] storedY, ReadOnlySpan<float> initial)
+    {
+        var layers = HostData.ReferenceLayers(architecture);
+        var settings = optimizer.ToSettings();
+        int inputs = architecture.Inputs, outputs = architecture.Outputs;
+        var parameters = HostData.Widen(initial);
+        var state = new double[2 * parameters.Length];
+        for (int step = 0; step < Steps; step++)
+        {
+            var x = new double[Batch * inputs];
+            var t = new double[Batch * outputs];
+            for (int b = 0; b < Batch; b++)
+            {
+                int row = DataSampling.Row((int)mode, seed, StoredRows, Batch, step, b);
+                for (int i = 0; i < inputs; i++)
+                    x[b * inputs + i] = storedX[row * inputs + i];
+                for (int o = 0; o < outputs; o++)
+                    t[b * outputs + o] = storedY[row * outputs + o];
+            }
+
+            var y = ModelReference.Forward(layers, parameters, x, Batch);
+            var dy = new double[Batch * outputs];
+            MseReference.MseGradient(1, Batch * outputs, y, t, dy);
+            var (gradient, _) = ModelReference.Backward(layers, parameters, x, dy, Batch);
             OptimizerReference.Step(settings, optimizer.LearningRate, step, gradient, parameters, state);
         }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using CommandLine;
+using Nalu.Gpu.Data;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;
@@ -14,7 +15,7 @@ namespace Nalu.Gpu.Bench.Cli;
 [Verb("bench", HelpText = "Time training throughput here and in PyTorch, in one run, and print the ratios.")]
 public sealed class BenchOptions : CommonOptions
 {
-    [Option("config", Default = "all", HelpText = "reference (NALU 100→2→1, batch 128, Adam, 1 model), population (the same, 64 models), large-batch (1 model, batch 4096), nau-nmu (Madsen & Johansen's NAU→NMU 100→2→1 with its clamps and sparsity regulariser, 1 model), nau-nmu-population (the same, 64 models), or all.")]
+    [Option("config", Default = "all", HelpText = "reference (NALU 100→2→1, batch 128, Adam, 1 model), population (the same, 64 models), large-batch (1 model, batch 4096), nau-nmu (Madsen & Johansen's NAU→NMU 100→2→1 with its clamps and sparsity regulariser, 1 model), nau-nmu-population (the same, 64 models), stored (the reference model trained on a stored set of 100,000 rows, shuffled on the device; printed as a ratio to reference), or all; several may be given, comma separated (e.g. reference,stored).")]
     public string Config { get; set; } = "all";
 
     [Option("devices", HelpText = "Our devices to time, comma separated (cpu, native, cuda, opencl). Default: cuda when present, else cpu and native. Overrides --device.")]
@@ -50,8 +51,9 @@ public sealed record BenchRow(
 
 internal static class BenchCommand
 {
-    // Unit: the PyTorch script's --unit, and which of our architectures (nalu or nau-nmu).
-    private sealed record Config(string Name, int Models, int Batch, int TorchSteps, string Unit = "nalu")
+    // Unit: the PyTorch script's --unit, and which of our architectures (nalu or nau-nmu). StoredRows > 0: train on a
+    // stored data set of that many rows (the task's samples, made on the host) instead of the generator.
+    private sealed record Config(string Name, int Models, int Batch, int TorchSteps, string Unit = "nalu", int StoredRows = 0)
     {
         public ModelArchitecture Architecture() => Unit == "nau-nmu"
             ? ModelPresets.Create("nau-nmu", 100, 2)
@@ -65,6 +67,7 @@ internal static class BenchCommand
         new("large-batch", 1, 4096, 60),
         new("nau-nmu", 1, 128, 1000, "nau-nmu"),
         new("nau-nmu-population", 64, 128, 60, "nau-nmu"),
+        new("stored", 1, 128, 1000, StoredRows: 100_000),
     ];
 
     public static int Run(BenchOptions o)
@@ -73,7 +76,10 @@ internal static class BenchCommand
             throw new UsageException("--seconds must be positive and --repeats at least 1.");
         var configs = o.Config.ToLowerInvariant() == "all"
             ? Configs
-            : Configs.Where(c => c.Name == o.Config.ToLowerInvariant()).ToArray();
+            : o.Config.ToLowerInvariant().Split(',', StringSplitOptions.TrimEntries)
+                .Select(n => Configs.FirstOrDefault(c => c.Name == n) ?? throw new UsageException(
+                    $"--config '{n}' is not one of {string.Join(", ", Configs.Select(c => c.Name))}, all."))
+                .ToArray();
         if (configs.Length == 0)
             throw new UsageException($"--config '{o.Config}' is not one of {string.Join(", ", Configs.Select(c => c.Name))}, all.");
         var kinds = ResolveDevices(o);
@@ -97,7 +103,8 @@ internal static class BenchCommand
                 string torchDevice = o.TorchDevice == "auto" ? (kind == DeviceKind.Cuda ? "cuda" : "cpu") : o.TorchDevice;
                 if (!torchCache.TryGetValue((config.Name, torchDevice), out var torch))
                 {
-                    torch = script is null ? null : TimeTorch(o.Python, script, config, torchDevice, o.Repeats, log);
+                    // The peer script only generates data; a stored-set row is compared with our generator instead.
+                    torch = script is null || config.StoredRows > 0 ? null : TimeTorch(o.Python, script, config, torchDevice, o.Repeats, log);
                     torchCache[(config.Name, torchDevice)] = torch;
                 }
 
@@ -142,10 +149,10 @@ internal static class BenchCommand
     {
         var seeds = Enumerable.Range(0, config.Models).ToArray();
         using var model = new Model(device, config.Architecture(), seeds);
-        using var trainer = new Trainer(model, new ArithmeticTask(ArithmeticOp.Mul), new TrainerOptions
-        {
-            Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50,
-        });
+        var task = new ArithmeticTask(ArithmeticOp.Mul);
+        var options = new TrainerOptions { Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50 };
+        using var data = config.StoredRows > 0 ? StoredTaskSamples(device, task, config.StoredRows) : null;
+        using var trainer = data is null ? new Trainer(model, task, options) : new Trainer(model, data, options);
         trainer.Train(2);
         var clock = Stopwatch.StartNew();
         trainer.Train(8);
@@ -160,6 +167,28 @@ internal static class BenchCommand
         }
 
         return (rates.Order().ElementAt(rates.Count / 2), trainer.Strategy.ToString().ToLowerInvariant());
+    }
+
+    /// <summary>
+    /// <paramref name="rows"/> samples of the task (training stream, seed 0) made on the host and uploaded: the same
+    /// distribution the generator draws, so the stored and generated rows time the same model on the same kind of data.
+    /// </summary>
+    private static unsafe Dataset StoredTaskSamples(NaluDevice device, ArithmeticTask task, int rows)
+    {
+        var x = new float[(long)rows * task.Inputs];
+        var y = new float[rows];
+        var range = task.Interpolation.ToDevice();
+        fixed (float* px = x)
+        {
+            var memory = new HostMemory(px);
+            for (int r = 0; r < rows; r++)
+            {
+                y[r] = ArithmeticTaskMath.Generate(0, (int)task.Op, task.Inputs, task.SubsetSize, task.SubsetGap, range,
+                    CounterRng.TrainStream, 0, r, memory, r * task.Inputs);
+            }
+        }
+
+        return new Dataset(device, x, task.Inputs, y, 1);
     }
 
     private sealed record TorchResult(double ModelStepsPerSecond, int Threads, string Version);
@@ -237,6 +266,15 @@ internal static class BenchCommand
 
         var console = Output.Console(log);
         console.Write(table);
+        foreach (var stored in rows.Where(r => r.Config == "stored"))
+        {
+            if (rows.FirstOrDefault(r => r.Config == "reference" && r.Device == stored.Device) is { } generated)
+            {
+                log.WriteLine($"stored / reference on {stored.Device}: {stored.ModelStepsPerSecond / generated.ModelStepsPerSecond:F3} " +
+                    $"(the same model and batch; rows read from a stored set of 100,000 through an epoch shuffle instead of generated)");
+            }
+        }
+
         if (rows.Count > 0)
             log.WriteLine($"Peak basis: {rows[0].PeakBasis}. Bytes/sample (fused layout): {rows[0].BytesPerSample:G3} at batch {rows[0].Batch}.");
         if (scriptMissing)

@@ -86,8 +86,8 @@ public class KernelBenchmarks
     {
         var ops = _device.Accelerator.Allocate1D(new[] { (int)ArithmeticOp.Mul });
         var seeds = _device.Accelerator.Allocate1D(new[] { 0 });
-        CommonKernels.For(_device).Generate(new ArithmeticTaskArgs { Seeds = seeds.View, Ops = ops.View, Inputs = 100, SubsetSize = 25, SubsetGap = 13 },
-            new SampleRange(1, 2, 2, 2), 1, Batch, (int)CounterRng.TrainStream, 0, _x.View, _targets.View);
+        CommonKernels.For(_device).Generate(new ArithmeticSource(100, 25, 13, (int)CounterRng.TrainStream, new SampleRange(1, 2, 2, 2)),
+            new DataShape { Models = 1, Batch = Batch, Inputs = 100, Outputs = 1, Step = 0 }, seeds.View, ops.View, _x.View, _targets.View);
         _device.Accelerator.Synchronize();
         ops.Dispose();
         seeds.Dispose();

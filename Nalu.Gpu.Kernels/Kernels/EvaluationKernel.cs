@@ -3,7 +3,7 @@ using Nalu.Gpu.Kernels.Units;
 
 namespace Nalu.Gpu.Kernels.Kernels;
 
-/// <summary>Inputs of an evaluation launch: a fixed data set per model, generated on the device.</summary>
+/// <summary>Inputs of an evaluation launch: a fixed data set per model, from a source (generated or stored) read at step 0.</summary>
 public struct EvaluationArgs
 {
     /// <summary>P.</summary>
@@ -12,17 +12,15 @@ public struct EvaluationArgs
     public int Samples;
     /// <summary>Work items per model; each sums its own share of samples.</summary>
     public int Chunks;
-    /// <summary>Which <see cref="CounterRng"/> stream draws the set.</summary>
-    public int Stream;
-    /// <summary>Task description.</summary>
-    public ArithmeticTaskArgs Task;
-    /// <summary>Range the set is drawn from.</summary>
-    public SampleRange Range;
+    /// <summary>(P) per-model seeds.</summary>
+    public ArrayView<int> Seeds;
+    /// <summary>(P) per-model <see cref="ArithmeticOp"/> (generated data only).</summary>
+    public ArrayView<int> Ops;
     /// <summary>(P, N)</summary>
     public ArrayView<float> Parameters;
     /// <summary>(P, C), prepared.</summary>
     public ArrayView<float> Cache;
-    /// <summary>(P·Chunks, I + O + S) scratch.</summary>
+    /// <summary>(P·Chunks, I + 2·O + S) scratch.</summary>
     public ArrayView<float> Scratch;
     /// <summary>(P, Chunks) output: sums of squared errors, and (P, Chunks) counts of non-finite outputs.</summary>
     public ArrayView<double> SquaredErrors;
@@ -30,16 +28,17 @@ public struct EvaluationArgs
     public ArrayView<int> NonFinite;
 }
 
-/// <summary>Sum of squared errors of each model on a generated data set, without host round-trips per sample.</summary>
+/// <summary>Sum of squared errors of each model on a data set (any <see cref="IDataSource"/>), without host round-trips per sample.</summary>
 public static class EvaluationKernel
 {
-    /// <summary>Scratch floats per work item.</summary>
+    /// <summary>Scratch floats per work item: x (I), y (O), targets (O), saved (S).</summary>
     public static int ScratchCount<TUnit>(TUnit unit) where TUnit : struct, IUnit =>
-        unit.Inputs + unit.Outputs + unit.SavedCount;
+        unit.Inputs + 2 * unit.Outputs + unit.SavedCount;
 
     /// <summary>One work item per (model, chunk); each sums its samples in order, in double.</summary>
-    public static void SquaredErrors<TUnit>(TUnit unit, EvaluationArgs a)
+    public static void SquaredErrors<TUnit, TSource>(TUnit unit, TSource source, EvaluationArgs a)
         where TUnit : struct, IUnit
+        where TSource : struct, IDataSource
     {
         int total = a.Models * a.Chunks;
         int stride = Grid.DimX * Group.DimX;
@@ -49,7 +48,7 @@ public static class EvaluationKernel
         for (int k = Grid.GlobalIndex.X; k < total; k += stride)
         {
             int p = k / a.Chunks;
-            var e = EvaluateChunk(unit, a, p, k - p * a.Chunks, a.Task.Seeds[p], a.Task.Ops[p],
+            var e = EvaluateChunk(unit, source, a, p, k - p * a.Chunks, a.Seeds[p], a.Ops[p],
                 parameters, cache, scratch, k * ScratchCount(unit));
             a.SquaredErrors[k] = e.Sum;
             a.NonFinite[k] = e.NonFinite;
@@ -60,27 +59,27 @@ public static class EvaluationKernel
     /// The squared errors of model <paramref name="p"/> over chunk <paramref name="chunk"/> of the set, generic over
     /// memory so the native CPU path runs exactly this code. Non-finite outputs are counted, not summed.
     /// </summary>
-    public static ErrorSum EvaluateChunk<TUnit, TMem>(
-        TUnit unit, EvaluationArgs a, int p, int chunk, int seed, int op, TMem parameters, TMem cache, TMem scratch, int scratchOff)
+    public static ErrorSum EvaluateChunk<TUnit, TSource, TMem>(
+        TUnit unit, TSource source, EvaluationArgs a, int p, int chunk, int seed, int op, TMem parameters, TMem cache, TMem scratch, int scratchOff)
         where TUnit : struct, IUnit
+        where TSource : struct, IDataSource
         where TMem : struct, IFloatMemory
     {
         int n = unit.ParameterCount, c = unit.CacheCount;
         int inputs = unit.Inputs, outputs = unit.Outputs;
         int perChunk = (a.Samples + a.Chunks - 1) / a.Chunks;
-        int xOff = scratchOff, yOff = xOff + inputs, savedOff = yOff + outputs;
+        int xOff = scratchOff, yOff = xOff + inputs, tOff = yOff + outputs, savedOff = tOff + outputs;
         int first = chunk * perChunk;
         int last = first + perChunk < a.Samples ? first + perChunk : a.Samples;
         double sum = 0.0;
         int bad = 0;
         for (int sample = first; sample < last; sample++)
         {
-            float target = ArithmeticTaskMath.Generate(
-                seed, op, inputs, a.Task.SubsetSize, a.Task.SubsetGap, a.Range, (uint)a.Stream, 0u, sample, scratch, xOff);
+            source.Sample(seed, op, 0, sample, scratch, xOff, scratch, tOff);
             unit.Forward(parameters, p * n, cache, p * c, scratch, xOff, scratch, yOff, scratch, savedOff);
             for (int o = 0; o < outputs; o++)
             {
-                double d = (double)scratch[yOff + o] - target;
+                double d = (double)scratch[yOff + o] - scratch[tOff + o];
                 if (double.IsFinite(d))
                     sum += d * d;
                 else

@@ -14,10 +14,10 @@ public struct FusedStepArgs
     public int FirstStep;
     /// <summary>Steps in this launch.</summary>
     public int Steps;
-    /// <summary>Task description, with per-model seeds and ops.</summary>
-    public ArithmeticTaskArgs Task;
-    /// <summary>Training (interpolation) range.</summary>
-    public SampleRange Range;
+    /// <summary>(P) per-model seeds: they key each model's data stream.</summary>
+    public ArrayView<int> Seeds;
+    /// <summary>(P) per-model <see cref="ArithmeticOp"/> (generated data only).</summary>
+    public ArrayView<int> Ops;
     /// <summary>Optimizer hyper-parameters.</summary>
     public OptimizerSettings Optimizer;
     /// <summary>(P) per-model learning rates.</summary>
@@ -30,14 +30,14 @@ public struct FusedStepArgs
     public ArrayView<float> Cache;
     /// <summary>(P, N, 2)</summary>
     public ArrayView<float> State;
-    /// <summary>(P, I + 2·O + S + N) per-model scratch: one sample's x, y, dy and saved values, then one slice's gradient.</summary>
+    /// <summary>(P, I + 3·O + S + N) per-model scratch: one sample's x, y, dy, targets and saved values, then one slice's gradient.</summary>
     public ArrayView<float> Scratch;
     /// <summary>(P) training loss of each model's last step in this launch (mean over the batch).</summary>
     public ArrayView<float> Losses;
 }
 
 /// <summary>
-/// A whole training step, fused: data generation, forward, MSE, backward, gradient clipping and the
+/// A whole training step, fused: data (generated or stored: any <see cref="IDataSource"/>), forward, MSE, backward, gradient clipping and the
 /// optimizer update, for several steps per launch, one model per thread. The unit math is the same
 /// <see cref="IUnit"/> code every other kernel runs; only the loop order differs (samples in sequence,
 /// so gradients accumulate without atomics or partial buffers).
@@ -55,24 +55,25 @@ public static class FusedTrainingKernel
     /// <summary>Number of slices of a batch of <paramref name="batch"/> samples.</summary>
     public static int Slices(int batch) => (batch + SamplesPerSlice - 1) / SamplesPerSlice;
 
-    /// <summary>Per-model scratch floats: x (I), y (O), dy (O), saved (S), then one slice's gradient (N).</summary>
+    /// <summary>Per-model scratch floats: x (I), y (O), dy (O), targets (O), saved (S), then one slice's gradient (N).</summary>
     public static int ScratchCount<TUnit>(TUnit unit) where TUnit : struct, IUnit =>
         SampleScratchCount(unit) + unit.ParameterCount;
 
-    /// <summary>Scratch floats one sample needs: x (I), y (O), dy (O), saved (S).</summary>
+    /// <summary>Scratch floats one sample needs: x (I), y (O), dy (O), targets (O), saved (S).</summary>
     public static int SampleScratchCount<TUnit>(TUnit unit) where TUnit : struct, IUnit =>
-        unit.Inputs + 2 * unit.Outputs + unit.SavedCount;
+        unit.Inputs + 3 * unit.Outputs + unit.SavedCount;
 
     /// <summary>Runs <see cref="FusedStepArgs.Steps"/> steps; one work item per model.</summary>
-    public static void Steps<TUnit>(TUnit unit, FusedStepArgs a)
+    public static void Steps<TUnit, TSource>(TUnit unit, TSource source, FusedStepArgs a)
         where TUnit : struct, IUnit
+        where TSource : struct, IDataSource
     {
         int stride = Grid.DimX * Group.DimX;
         for (int p = Grid.GlobalIndex.X; p < a.Models; p += stride)
         {
-            a.Losses[p] = TrainModel(unit, a, p, new DeviceMemory(a.Parameters), new DeviceMemory(a.Gradients),
+            a.Losses[p] = TrainModel(unit, source, a, p, new DeviceMemory(a.Parameters), new DeviceMemory(a.Gradients),
                 new DeviceMemory(a.Cache), new DeviceMemory(a.State), new DeviceMemory(a.Scratch),
-                a.Task.Seeds[p], a.Task.Ops[p], a.LearningRates[p]);
+                a.Seeds[p], a.Ops[p], a.LearningRates[p]);
         }
     }
 
@@ -80,10 +81,11 @@ public static class FusedTrainingKernel
     /// The per-model body, generic over memory so the native CPU path runs exactly this code.
     /// Returns the last step's mean training loss (the MSE of the batch, without any regulariser).
     /// </summary>
-    public static float TrainModel<TUnit, TMem>(
-        TUnit unit, FusedStepArgs a, int p, TMem parameters, TMem gradients, TMem cache, TMem state, TMem scratch,
+    public static float TrainModel<TUnit, TSource, TMem>(
+        TUnit unit, TSource source, FusedStepArgs a, int p, TMem parameters, TMem gradients, TMem cache, TMem state, TMem scratch,
         int seed, int op, float learningRate)
         where TUnit : struct, IUnit
+        where TSource : struct, IDataSource
         where TMem : struct, IFloatMemory
     {
         int n = unit.ParameterCount;
@@ -98,12 +100,12 @@ public static class FusedTrainingKernel
             BeginStep(unit, parameters, pOff, cache, cOff, gradients, pOff);
             // Slice 0 accumulates straight into the zeroed gradient (0 + x is x exactly); later slices go through
             // the slice buffer, as the split native path does.
-            float loss = AccumulateSlice(unit, a, step, seed, op, 0, parameters, pOff, cache, cOff, gradients, pOff, scratch, scratchOff);
+            float loss = AccumulateSlice(unit, source, a, step, seed, op, 0, parameters, pOff, cache, cOff, gradients, pOff, scratch, scratchOff);
             for (int slice = 1; slice < slices; slice++)
             {
                 for (int j = 0; j < n; j++)
                     scratch[sliceOff + j] = 0f;
-                loss += AccumulateSlice(unit, a, step, seed, op, slice, parameters, pOff, cache, cOff, scratch, sliceOff, scratch, scratchOff);
+                loss += AccumulateSlice(unit, source, a, step, seed, op, slice, parameters, pOff, cache, cOff, scratch, sliceOff, scratch, scratchOff);
                 for (int j = 0; j < n; j++)
                     gradients[pOff + j] += scratch[sliceOff + j];
             }
@@ -120,15 +122,16 @@ public static class FusedTrainingKernel
     /// gradients at <paramref name="gOff"/> and returns their summed squared error. Uses the sample part of the scratch
     /// at <paramref name="scratchOff"/>.
     /// </summary>
-    public static float AccumulateSlice<TUnit, TMem>(
-        TUnit unit, FusedStepArgs a, int step, int seed, int op, int slice,
+    public static float AccumulateSlice<TUnit, TSource, TMem>(
+        TUnit unit, TSource source, FusedStepArgs a, int step, int seed, int op, int slice,
         TMem parameters, int pOff, TMem cache, int cOff, TMem gradients, int gOff, TMem scratch, int scratchOff)
         where TUnit : struct, IUnit
+        where TSource : struct, IDataSource
         where TMem : struct, IFloatMemory
     {
         int first = slice * SamplesPerSlice;
         int last = first + SamplesPerSlice < a.Batch ? first + SamplesPerSlice : a.Batch;
-        return AccumulateSamples(unit, a, step, seed, op, first, last, parameters, pOff, cache, cOff, gradients, gOff, scratch, scratchOff);
+        return AccumulateSamples(unit, source, a, step, seed, op, first, last, parameters, pOff, cache, cOff, gradients, gOff, scratch, scratchOff);
     }
 
     /// <summary>Step start: refreshes the cache and zeroes the gradient block at <paramref name="gOff"/>.</summary>
@@ -144,28 +147,27 @@ public static class FusedTrainingKernel
     }
 
     /// <summary>
-    /// Samples <c>[first, last)</c> of a step: generate, forward, MSE gradient (of the mean over the whole
+    /// Samples <c>[first, last)</c> of a step: draw from the source, forward, MSE gradient (of the mean over the whole
     /// batch), backward; ACCUMULATES raw gradients at <paramref name="gOff"/>. Returns the summed squared error.
     /// </summary>
-    public static float AccumulateSamples<TUnit, TMem>(
-        TUnit unit, FusedStepArgs a, int step, int seed, int op, int first, int last,
+    public static float AccumulateSamples<TUnit, TSource, TMem>(
+        TUnit unit, TSource source, FusedStepArgs a, int step, int seed, int op, int first, int last,
         TMem parameters, int pOff, TMem cache, int cOff, TMem gradients, int gOff, TMem scratch, int scratchOff)
         where TUnit : struct, IUnit
+        where TSource : struct, IDataSource
         where TMem : struct, IFloatMemory
     {
         int inputs = unit.Inputs, outputs = unit.Outputs;
-        int xOff = scratchOff, yOff = xOff + inputs, dyOff = yOff + outputs, savedOff = dyOff + outputs;
+        int xOff = scratchOff, yOff = xOff + inputs, dyOff = yOff + outputs, tOff = dyOff + outputs, savedOff = tOff + outputs;
         float scale = 2f / (a.Batch * outputs);
         float loss = 0f;
         for (int sample = first; sample < last; sample++)
         {
-            float target = ArithmeticTaskMath.Generate(
-                seed, op, inputs, a.Task.SubsetSize, a.Task.SubsetGap, a.Range,
-                CounterRng.TrainStream, (uint)step, sample, scratch, xOff);
+            source.Sample(seed, op, step, sample, scratch, xOff, scratch, tOff);
             unit.Forward(parameters, pOff, cache, cOff, scratch, xOff, scratch, yOff, scratch, savedOff);
             for (int o = 0; o < outputs; o++)
             {
-                float diff = scratch[yOff + o] - target;
+                float diff = scratch[yOff + o] - scratch[tOff + o];
                 loss += diff * diff;
                 scratch[dyOff + o] = scale * diff;
             }

@@ -16,10 +16,12 @@ internal interface IModelKernels
     void ReduceGradients(BatchShape shape, UnitBuffers buffers);
     void FinishGradients(BatchShape shape, UnitBuffers buffers);
     void Constrain(BatchShape shape, UnitBuffers buffers);
-    void FusedSteps(FusedStepArgs args);
-    void Evaluate(EvaluationArgs args);
-    void NativeSteps(FusedStepArgs args, NativeBuffers buffers);
-    void NativeEvaluate(EvaluationArgs args, NativeBuffers buffers, double[] sums, int[] nonFinite);
+    void FusedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource;
+    void Evaluate<TSource>(TSource source, EvaluationArgs args) where TSource : struct, IDataSource;
+    // The native path's sources read host memory (ArithmeticSource, StoredSource<HostMemory>).
+    void NativeSteps<TSource>(TSource source, FusedStepArgs args, NativeBuffers buffers) where TSource : struct, IDataSource;
+    void NativeEvaluate<TSource>(TSource source, EvaluationArgs args, NativeBuffers buffers, double[] sums, int[] nonFinite)
+        where TSource : struct, IDataSource;
     int ScratchPerModel { get; }
     int EvaluationScratch { get; }
     int ElementCount { get; }
@@ -59,13 +61,13 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
         _device.Kernel(nameof(UnitKernels.ReduceGradients),
             a => a.LoadStreamKernel<int, BatchShape, UnitBuffers>(UnitKernels.ReduceGradients));
 
-    private Action<KernelConfig, TUnit, FusedStepArgs> FusedKernel =>
-        _device.Kernel((typeof(TUnit), nameof(FusedTrainingKernel)),
-            a => a.LoadStreamKernel<TUnit, FusedStepArgs>(FusedTrainingKernel.Steps));
+    private Action<KernelConfig, TUnit, TSource, FusedStepArgs> FusedKernel<TSource>() where TSource : struct, IDataSource =>
+        _device.Kernel((typeof(TUnit), typeof(TSource), nameof(FusedTrainingKernel)),
+            a => a.LoadStreamKernel<TUnit, TSource, FusedStepArgs>(FusedTrainingKernel.Steps));
 
-    private Action<KernelConfig, TUnit, EvaluationArgs> EvaluateKernel =>
-        _device.Kernel((typeof(TUnit), nameof(EvaluationKernel)),
-            a => a.LoadStreamKernel<TUnit, EvaluationArgs>(EvaluationKernel.SquaredErrors));
+    private Action<KernelConfig, TUnit, TSource, EvaluationArgs> EvaluateKernel<TSource>() where TSource : struct, IDataSource =>
+        _device.Kernel((typeof(TUnit), typeof(TSource), nameof(EvaluationKernel)),
+            a => a.LoadStreamKernel<TUnit, TSource, EvaluationArgs>(EvaluationKernel.SquaredErrors));
 
     private Action<KernelConfig, TUnit, BatchShape, UnitBuffers> Load(string name, Action<TUnit, BatchShape, UnitBuffers> kernel) =>
         _device.Kernel((typeof(TUnit), name), a => a.LoadStreamKernel(kernel));
@@ -106,9 +108,10 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
             ConstrainKernel(_device.LaunchFor(items), _unit, shape, buffers);
     }
 
-    public void FusedSteps(FusedStepArgs args) => FusedKernel(_device.LaunchFor(args.Models), _unit, args);
+    public void FusedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource =>
+        FusedKernel<TSource>()(_device.LaunchFor(args.Models), _unit, source, args);
 
-    public unsafe void NativeSteps(FusedStepArgs a, NativeBuffers b)
+    public unsafe void NativeSteps<TSource>(TSource source, FusedStepArgs a, NativeBuffers b) where TSource : struct, IDataSource
     {
         var parameters = new HostMemory((float*)b.Parameters);
         var gradients = new HostMemory((float*)b.Gradients);
@@ -122,7 +125,7 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
             // Enough models to fill the cores: one model per task, exactly the fused kernel's body.
             var unit = _unit;
             Parallel.For(0, a.Models, new ParallelOptions { MaxDegreeOfParallelism = workers }, p =>
-                b.Losses[p] = FusedTrainingKernel.TrainModel(unit, a, p, parameters, gradients, cache, state, scratch,
+                b.Losses[p] = FusedTrainingKernel.TrainModel(unit, source, a, p, parameters, gradients, cache, state, scratch,
                     b.Seeds[p], b.Ops[p], b.LearningRates[p]));
             return;
         }
@@ -152,7 +155,7 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
                     {
                         for (int j = 0; j < n; j++)
                             partials[slice * n + j] = 0f;
-                        losses[slice] = FusedTrainingKernel.AccumulateSlice(unit, a, step, seed, op, slice,
+                        losses[slice] = FusedTrainingKernel.AccumulateSlice(unit, source, a, step, seed, op, slice,
                             parameters, pOff, cache, cOff, partials, slice * n, workerScratch, w * scratchCount);
                     }
                 });
@@ -172,7 +175,8 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
         }
     }
 
-    public unsafe void NativeEvaluate(EvaluationArgs a, NativeBuffers b, double[] sums, int[] nonFinite)
+    public unsafe void NativeEvaluate<TSource>(TSource source, EvaluationArgs a, NativeBuffers b, double[] sums, int[] nonFinite)
+        where TSource : struct, IDataSource
     {
         var parameters = new HostMemory((float*)b.Parameters);
         var cache = new HostMemory((float*)b.Cache);
@@ -186,7 +190,7 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
             for (int k = w; k < total; k += workers)
             {
                 int p = k / a.Chunks;
-                var e = EvaluationKernel.EvaluateChunk(unit, a, p, k - p * a.Chunks, b.Seeds[p], b.Ops[p],
+                var e = EvaluationKernel.EvaluateChunk(unit, source, a, p, k - p * a.Chunks, b.Seeds[p], b.Ops[p],
                     parameters, cache, scratch, w * scratchCount);
                 sums[k] = e.Sum;
                 nonFinite[k] = e.NonFinite;
@@ -194,8 +198,8 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
         });
     }
 
-    public void Evaluate(EvaluationArgs args) =>
-        EvaluateKernel(_device.LaunchFor((long)args.Models * args.Chunks), _unit, args);
+    public void Evaluate<TSource>(TSource source, EvaluationArgs args) where TSource : struct, IDataSource =>
+        EvaluateKernel<TSource>()(_device.LaunchFor((long)args.Models * args.Chunks), _unit, source, args);
 }
 
 /// <summary>Host pointers (into CPU-accelerator buffers and pinned arrays) for the native CPU path.</summary>

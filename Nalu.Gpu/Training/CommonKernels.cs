@@ -15,10 +15,11 @@ internal sealed class CommonKernels
 
     public static CommonKernels For(NaluDevice device) => device.Kernel(typeof(CommonKernels), _ => new CommonKernels(device));
 
-    public void Generate(ArithmeticTaskArgs task, SampleRange range, int models, int batch, int stream, int counter,
-        ArrayView<float> x, ArrayView<float> targets) =>
-        _device.Kernel(nameof(TaskKernels.Generate), a => a.LoadStreamKernel<ArithmeticTaskArgs, SampleRange, int, int, int, int, ArrayView<float>, ArrayView<float>>(TaskKernels.Generate))
-            (_device.LaunchFor((long)models * batch), task, range, models, batch, stream, counter, x, targets);
+    public void Generate<TSource>(TSource source, DataShape shape, ArrayView<int> seeds, ArrayView<int> ops,
+        ArrayView<float> x, ArrayView<float> targets) where TSource : struct, IDataSource =>
+        _device.Kernel((typeof(TSource), nameof(TaskKernels.Generate)),
+                a => a.LoadStreamKernel<TSource, DataShape, ArrayView<int>, ArrayView<int>, ArrayView<float>, ArrayView<float>>(TaskKernels.Generate))
+            (_device.LaunchFor((long)shape.Models * shape.Batch), source, shape, seeds, ops, x, targets);
 
     public void MseGradient(int models, int perModel, ArrayView<float> y, ArrayView<float> target, ArrayView<float> dy) =>
         _device.Kernel(nameof(LossKernels.MseGradient), a => a.LoadStreamKernel<int, int, ArrayView<float>, ArrayView<float>, ArrayView<float>>(LossKernels.MseGradient))

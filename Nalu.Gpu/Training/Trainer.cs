@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
+using Nalu.Gpu.Data;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Kernels.Kernels;
@@ -10,10 +11,11 @@ using Nalu.Gpu.Tasks;
 namespace Nalu.Gpu.Training;
 
 /// <summary>
-/// Trains a <see cref="Model"/> (all its P models at once) on an <see cref="ArithmeticTask"/>. Data is
-/// generated on the device from the counter RNG keyed by (model seed, step, sample), so a seed reproduces
-/// a run exactly and nothing crosses to the host inside a step. The host reads the per-model losses
-/// between launches, for progress and to stop on divergence.
+/// Trains a <see cref="Model"/> (all its P models at once) on an <see cref="ArithmeticTask"/> or on a stored
+/// <see cref="Dataset"/>. Arithmetic data is generated on the device from the counter RNG keyed by (model seed,
+/// step, sample); stored rows are picked on the device from the same RNG (<see cref="TrainerOptions.Sampling"/>).
+/// Either way a seed reproduces a run exactly and nothing crosses to the host inside a step. The host reads the
+/// per-model losses between launches, for progress and to stop on divergence.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -30,22 +32,58 @@ public sealed class Trainer : IDisposable
     private float[]? _nativePartials, _nativeScratch;
     private bool _disposed;
 
-    /// <summary>Prepares training; allocates optimizer state (zeroed) and per-model tables.</summary>
+    /// <summary>Prepares training on the arithmetic task; allocates optimizer state (zeroed) and per-model tables.</summary>
     public Trainer(Model model, ArithmeticTask task, TrainerOptions? options = null)
+        : this(model, task, null, null, null, options)
+    {
+    }
+
+    /// <summary>
+    /// Prepares training on a stored data set; allocates optimizer state (zeroed) and per-model tables. Evaluations
+    /// report the MSE over every row of <paramref name="validation"/> (as <see cref="Evaluation.Validation"/>, which
+    /// <see cref="Best"/> tracks) and of <paramref name="test"/> (<see cref="Evaluation.Test"/>); a set not given
+    /// reads NaN. The trainer does not own the data sets: dispose them after it.
+    /// </summary>
+    /// <exception cref="ArgumentException">A data set on another device, or whose input or target width does not match the model.</exception>
+    public Trainer(Model model, Dataset training, TrainerOptions? options = null, Dataset? validation = null, Dataset? test = null)
+        : this(model, null, training ?? throw new ArgumentNullException(nameof(training)), validation, test, options)
+    {
+    }
+
+    private Trainer(Model model, ArithmeticTask? task, Dataset? training, Dataset? validation, Dataset? test, TrainerOptions? options)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(task);
+        if (task is null && training is null)
+            throw new ArgumentNullException(nameof(task));
         model.ThrowIfDisposed();
         _options = options ?? new TrainerOptions();
         _options.Validate(model.Count);
-        if (model.Architecture.Inputs != task.Inputs)
-            throw new ArgumentException($"The model takes {model.Architecture.Inputs} inputs but the task has {task.Inputs}.", nameof(task));
-        if (model.Architecture.Outputs != 1)
-            throw new ArgumentException($"The arithmetic task has one target; the model has {model.Architecture.Outputs} outputs.", nameof(model));
-        var ops = _options.Ops ?? Enumerable.Repeat(task.Op, model.Count).ToArray();
-        foreach (var op in ops.Distinct())
-            _ = new ArithmeticTask(op, task.Inputs, task.Interpolation, task.Extrapolation, task.SubsetSize, task.SubsetGap);
+        IReadOnlyList<ArithmeticOp> ops;
+        if (task is not null)
+        {
+            if (model.Architecture.Inputs != task.Inputs)
+                throw new ArgumentException($"The model takes {model.Architecture.Inputs} inputs but the task has {task.Inputs}.", nameof(task));
+            if (model.Architecture.Outputs != 1)
+                throw new ArgumentException($"The arithmetic task has one target; the model has {model.Architecture.Outputs} outputs.", nameof(model));
+            ops = _options.Ops ?? Enumerable.Repeat(task.Op, model.Count).ToArray();
+            foreach (var op in ops.Distinct())
+                _ = new ArithmeticTask(op, task.Inputs, task.Interpolation, task.Extrapolation, task.SubsetSize, task.SubsetGap);
+        }
+        else
+        {
+            if (_options.Ops is not null)
+                throw new ArgumentException("Ops choose arithmetic tasks; a stored data set has its own targets.", nameof(options));
+            CheckDataset(model, training!, "training");
+            if (validation is not null)
+                CheckDataset(model, validation, "validation");
+            if (test is not null)
+                CheckDataset(model, test, "test");
+            ops = Enumerable.Repeat(ArithmeticOp.Add, model.Count).ToArray();   // unused by stored data
+        }
 
+        TrainingData = training;
+        ValidationData = validation;
+        TestData = test;
         _model = model;
         _device = model.Device;
         Task = task;
@@ -80,8 +118,31 @@ public sealed class Trainer : IDisposable
         Best = new BestEvaluation?[p];
     }
 
-    /// <summary>The task being trained.</summary>
-    public ArithmeticTask Task { get; }
+    /// <summary>The task being trained; null when training on a <see cref="Dataset"/>.</summary>
+    public ArithmeticTask? Task { get; }
+
+    /// <summary>The stored training set; null when training on an <see cref="ArithmeticTask"/>.</summary>
+    public Dataset? TrainingData { get; }
+
+    /// <summary>The stored validation set, evaluated over all its rows in order (null: none).</summary>
+    public Dataset? ValidationData { get; }
+
+    /// <summary>The stored test set, evaluated over all its rows in order (null: none).</summary>
+    public Dataset? TestData { get; }
+
+    private static void CheckDataset(Model model, Dataset data, string which)
+    {
+        data.ThrowIfDisposed();
+        var arch = model.Architecture;
+        if (data.Device != model.Device)
+            throw new ArgumentException($"The {which} set lives on {data.Device.ShortName}, a different device than the model's.", which);
+        if (data.Inputs != arch.Inputs || data.Outputs != arch.Outputs)
+        {
+            throw new ArgumentException(
+                $"The {which} set has {data.Inputs} input and {data.Outputs} target column(s); the model {arch} takes {arch.Inputs} inputs and has {arch.Outputs} output(s).",
+                which);
+        }
+    }
 
     /// <summary>The resolved step layout.</summary>
     public TrainingStrategy Strategy { get; }
@@ -104,10 +165,9 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public BestEvaluation?[] Best { get; }
 
-    private ArithmeticTaskArgs TaskArgs => new()
-    {
-        Seeds = _seeds.View, Ops = _ops.View, Inputs = Task.Inputs, SubsetSize = Task.SubsetSize, SubsetGap = Task.SubsetGap,
-    };
+    /// <summary>The arithmetic task's source of <paramref name="stream"/> over <paramref name="range"/>.</summary>
+    private static ArithmeticSource Arithmetic(ArithmeticTask task, uint stream, SampleInterval range) =>
+        new(task.Inputs, task.SubsetSize, task.SubsetGap, (int)stream, range.ToDevice());
 
     /// <summary>Trains <paramref name="steps"/> more steps, evaluating every <see cref="TrainerOptions.EvaluateEvery"/> steps.</summary>
     public void Train(int steps, Action<TrainingProgress>? onProgress = null, CancellationToken cancellation = default)
@@ -155,8 +215,8 @@ public sealed class Trainer : IDisposable
         Batch = _options.Batch,
         FirstStep = Step,
         Steps = steps,
-        Task = TaskArgs,
-        Range = Task.Interpolation.ToDevice(),
+        Seeds = _seeds.View,
+        Ops = _ops.View,
         Optimizer = _settings,
         LearningRates = _learningRates.View,
         Parameters = _model.Parameters,
@@ -174,7 +234,8 @@ public sealed class Trainer : IDisposable
         _nativePartials ??= GC.AllocateArray<float>(FusedTrainingKernel.Slices(_options.Batch) * n, pinned: true);
         _nativeScratch ??= GC.AllocateArray<float>(workers * scratch, pinned: true);
         var losses = new float[_model.Count];
-        _model.Kernels.NativeSteps(FusedArgs(steps), new NativeBuffers
+        var args = FusedArgs(steps);
+        var buffers = new NativeBuffers
         {
             Parameters = _model.HostPointers.Parameters,
             Gradients = _model.HostPointers.Gradients,
@@ -188,13 +249,20 @@ public sealed class Trainer : IDisposable
             Ops = _hostOps,
             LearningRates = _hostLearningRates,
             Losses = losses,
-        });
+        };
+        if (Task is { } task)
+            _model.Kernels.NativeSteps(Arithmetic(task, CounterRng.TrainStream, task.Interpolation), args, buffers);
+        else
+            _model.Kernels.NativeSteps(TrainingData!.HostSource(_options.Sampling, _options.Batch, _options.DataSeed), args, buffers);
         _losses.View.CopyFromCPU(losses);
     }
 
     private void RunFused(int steps)
     {
-        _model.Kernels.FusedSteps(FusedArgs(steps));
+        if (Task is { } task)
+            _model.Kernels.FusedSteps(Arithmetic(task, CounterRng.TrainStream, task.Interpolation), FusedArgs(steps));
+        else
+            _model.Kernels.FusedSteps(TrainingData!.DeviceSource(_options.Sampling, _options.Batch, _options.DataSeed), FusedArgs(steps));
     }
 
     private void RunBatched(int steps)
@@ -214,7 +282,11 @@ public sealed class Trainer : IDisposable
         {
             int step = Step + s;
             shape.Step = step;
-            common.Generate(TaskArgs, Task.Interpolation.ToDevice(), p, batch, (int)CounterRng.TrainStream, step, views.X, b.Targets.View);
+            var data = new DataShape { Models = p, Batch = batch, Inputs = _model.Architecture.Inputs, Outputs = outputs, Step = step };
+            if (Task is { } task)
+                common.Generate(Arithmetic(task, CounterRng.TrainStream, task.Interpolation), data, _seeds.View, _ops.View, views.X, b.Targets.View);
+            else
+                common.Generate(TrainingData!.DeviceSource(_options.Sampling, batch, _options.DataSeed), data, _seeds.View, _ops.View, views.X, b.Targets.View);
             _model.Kernels.PrepareCache(shape, views);
             _model.Kernels.Forward(shape, views);
             common.MseGradient(p, batch * outputs, views.Y, b.Targets.View, views.Dy);
@@ -230,44 +302,73 @@ public sealed class Trainer : IDisposable
         }
     }
 
-    /// <summary>Evaluates every model on the interpolation and extrapolation sets and records it in <see cref="History"/>.</summary>
+    /// <summary>
+    /// Evaluates every model on the validation and test sets and records it in <see cref="History"/>: the
+    /// arithmetic task's interpolation and extrapolation sets, or every row of the stored validation and test sets.
+    /// </summary>
     public Evaluation Evaluate()
     {
         ThrowIfDisposed();
-        var evaluation = new Evaluation(Step,
-            SetError((int)CounterRng.InterpolationStream, Task.Interpolation, _options.ValidationSamples),
-            SetError((int)CounterRng.ExtrapolationStream, Task.Extrapolation, _options.TestSamples));
+        double[] validation, test;
+        if (Task is { } task)
+        {
+            validation = SetError(Arithmetic(task, CounterRng.InterpolationStream, task.Interpolation), _options.ValidationSamples);
+            test = SetError(Arithmetic(task, CounterRng.ExtrapolationStream, task.Extrapolation), _options.TestSamples);
+        }
+        else
+        {
+            validation = SetError(ValidationData);
+            test = SetError(TestData);
+        }
+
+        var evaluation = new Evaluation(Step, validation, test);
         _history.Add(evaluation);
         float[]? parameters = null;
         for (int m = 0; m < _model.Count; m++)
         {
-            double validation = evaluation.Interpolation[m];
-            if (double.IsNaN(validation) || (Best[m] is { } best && best.Interpolation <= validation))
+            double score = evaluation.Interpolation[m];
+            if (double.IsNaN(score) || (Best[m] is { } best && best.Interpolation <= score))
                 continue;
             parameters ??= _model.GetParameters();
-            Best[m] = new BestEvaluation(Step, validation, evaluation.Extrapolation[m],
+            Best[m] = new BestEvaluation(Step, score, evaluation.Extrapolation[m],
                 parameters.AsSpan(m * _model.ParameterCount, _model.ParameterCount).ToArray());
         }
 
         return evaluation;
     }
 
-    private double[] SetError(int stream, SampleInterval range, int samples)
+    /// <summary>Every row of a stored set, in order (NaN for every model when there is no set).</summary>
+    private double[] SetError(Dataset? data)
+    {
+        if (data is null)
+            return Enumerable.Repeat(double.NaN, _model.Count).ToArray();
+        int chunks = Chunks(data.Rows);
+        return Strategy == TrainingStrategy.Native
+            ? NativeSetError(data.HostSource(SamplingMode.InOrder, 1, 0), data.Rows, chunks)
+            : KernelSetError(data.DeviceSource(SamplingMode.InOrder, 1, 0), data.Rows, chunks);
+    }
+
+    private double[] SetError(ArithmeticSource source, int samples)
+    {
+        int chunks = Chunks(samples);
+        return Strategy == TrainingStrategy.Native ? NativeSetError(source, samples, chunks) : KernelSetError(source, samples, chunks);
+    }
+
+    private int Chunks(int samples) => _options.EvaluationChunks > 0
+        ? Math.Min(_options.EvaluationChunks, samples)
+        : (int)Math.Clamp(_device.MaxConcurrentThreads / _model.Count, 1, Math.Min(samples, 1024));
+
+    private double[] KernelSetError<TSource>(TSource source, int samples, int chunks) where TSource : struct, IDataSource
     {
         int p = _model.Count;
-        int chunks = _options.EvaluationChunks > 0
-            ? Math.Min(_options.EvaluationChunks, samples)
-            : (int)Math.Clamp(_device.MaxConcurrentThreads / p, 1, Math.Min(samples, 1024));
-        if (Strategy == TrainingStrategy.Native)
-            return NativeSetError(stream, range, samples, chunks);
         var accelerator = _device.Accelerator;
         using var squared = accelerator.Allocate1D<double>((long)p * chunks);
         using var nonFinite = accelerator.Allocate1D<int>((long)p * chunks);
         using var scratch = accelerator.Allocate1D<float>((long)p * chunks * _model.Kernels.EvaluationScratch);
         _model.PrepareCache();
-        _model.Kernels.Evaluate(new EvaluationArgs
+        _model.Kernels.Evaluate(source, new EvaluationArgs
         {
-            Models = p, Samples = samples, Chunks = chunks, Stream = stream, Task = TaskArgs, Range = range.ToDevice(),
+            Models = p, Samples = samples, Chunks = chunks, Seeds = _seeds.View, Ops = _ops.View,
             Parameters = _model.Parameters, Cache = _model.Cache, Scratch = scratch.View,
             SquaredErrors = squared.View, NonFinite = nonFinite.View,
         });
@@ -275,16 +376,16 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>The evaluation kernel's code run natively on all cores over the model's host buffers.</summary>
-    private double[] NativeSetError(int stream, SampleInterval range, int samples, int chunks)
+    private double[] NativeSetError<TSource>(TSource source, int samples, int chunks) where TSource : struct, IDataSource
     {
         int p = _model.Count, workers = _options.Threads ?? Environment.ProcessorCount;
         var sums = new double[p * chunks];
         var bad = new int[p * chunks];
         var scratch = GC.AllocateArray<float>(workers * _model.Kernels.EvaluationScratch, pinned: true);
         _model.PrepareCache();
-        _model.Kernels.NativeEvaluate(new EvaluationArgs
+        _model.Kernels.NativeEvaluate(source, new EvaluationArgs
         {
-            Models = p, Samples = samples, Chunks = chunks, Stream = stream, Task = TaskArgs, Range = range.ToDevice(),
+            Models = p, Samples = samples, Chunks = chunks,
         }, new NativeBuffers
         {
             Parameters = _model.HostPointers.Parameters,
@@ -330,6 +431,9 @@ public sealed class Trainer : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _model.ThrowIfDisposed();
+        TrainingData?.ThrowIfDisposed();
+        ValidationData?.ThrowIfDisposed();
+        TestData?.ThrowIfDisposed();
     }
 
     /// <inheritdoc />

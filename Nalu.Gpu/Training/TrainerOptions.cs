@@ -53,8 +53,25 @@ public sealed record TrainerOptions
     /// </summary>
     public int? Threads { get; init; }
 
+    /// <summary>
+    /// How training batches pick rows of a stored <see cref="Data.Dataset"/> (default <see cref="SamplingMode.Shuffle"/>:
+    /// epochs of a fresh keyed permutation, so every row is seen once per epoch). Position step·Batch + sample walks the
+    /// epochs; <see cref="SamplingMode.WithReplacement"/> draws each sample's row independently. Ignored by the
+    /// arithmetic task, whose data is generated.
+    /// </summary>
+    public SamplingMode Sampling { get; init; } = SamplingMode.Shuffle;
+
+    /// <summary>
+    /// The seed of the stored-data sampling stream (null, the default: each model samples with its own model seed, so a
+    /// model draws the same rows alone as in a population; a value: every model of the population draws the same rows in
+    /// the same order). Ignored by the arithmetic task.
+    /// </summary>
+    public int? DataSeed { get; init; }
+
     internal void Validate(int models)
     {
+        if (!Enum.IsDefined(Sampling))
+            throw new ArgumentOutOfRangeException(nameof(Sampling), Sampling, "Unknown sampling mode.");
         if (Threads is { } threads)
             ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1, nameof(Threads));
         ArgumentOutOfRangeException.ThrowIfLessThan(Batch, 1, nameof(Batch));
@@ -83,11 +100,18 @@ public sealed record TrainerOptions
     }
 }
 
-/// <summary>Mean squared errors of each model on the two evaluation sets.</summary>
+/// <summary>Mean squared errors of each model on the two evaluation sets (mean over rows and outputs).</summary>
 /// <param name="Step">Steps trained when evaluated.</param>
-/// <param name="Interpolation">Per-model MSE on the interpolation (validation) set; NaN when an output was not finite.</param>
-/// <param name="Extrapolation">Per-model MSE on the extrapolation (test) set; NaN when an output was not finite.</param>
-public sealed record Evaluation(int Step, double[] Interpolation, double[] Extrapolation);
+/// <param name="Interpolation">Per-model MSE on the interpolation (validation) set; NaN when an output was not finite or there is no such set.</param>
+/// <param name="Extrapolation">Per-model MSE on the extrapolation (test) set; NaN when an output was not finite or there is no such set.</param>
+public sealed record Evaluation(int Step, double[] Interpolation, double[] Extrapolation)
+{
+    /// <summary>Per-model MSE on the validation set: <see cref="Interpolation"/> under its data-set name.</summary>
+    public double[] Validation => Interpolation;
+
+    /// <summary>Per-model MSE on the test set: <see cref="Extrapolation"/> under its data-set name.</summary>
+    public double[] Test => Extrapolation;
+}
 
 /// <summary>Progress of a training run, reported between launches.</summary>
 /// <param name="Step">Steps done.</param>
