@@ -96,8 +96,10 @@ public abstract class ModelOptions : CommonOptions
         }
     }
 
-    internal ModelArchitecture BuildArchitecture(string? unitOverride = null, string? hiddenOverride = null, string option = "--hidden")
+    internal ModelArchitecture BuildArchitecture(string? unitOverride = null, string? hiddenOverride = null, string option = "--hidden",
+        int? inputs = null, int outputs = 1)
     {
+        int inputWidth = inputs ?? Inputs;
         string text = (hiddenOverride ?? Hidden).Trim();
         if (text.Length == 0)
             throw new UsageException($"{option} is empty: give 'none' for no hidden layer, or widths such as 2 or 8,8.");
@@ -118,7 +120,7 @@ public abstract class ModelOptions : CommonOptions
 
         if (hidden.Any(h => h < 1))
             throw new UsageException($"{option} '{text}': every width must be at least 1.");
-        int[] widths = [Inputs, .. hidden, 1];
+        int[] widths = [inputWidth, .. hidden, outputs];
         string unit = (unitOverride ?? Unit).ToLowerInvariant();
         // The regulariser options belong to the main model only (not to a --baseline MLP).
         var overrides = unitOverride is null ? RegularizerOverrides() : null;
@@ -134,8 +136,10 @@ public abstract class ModelOptions : CommonOptions
         {
             if (hidden.Length != 1)
                 throw new UsageException($"--unit {unit} is a two-layer preset (inputs→hidden→1): give one {option} width, e.g. 2.");
+            if (outputs != 1)
+                throw new UsageException($"--unit {unit} is a preset with one output, but the data has {outputs} target columns; use a unit name such as nau or nmu.");
             var r = RegularizerOptions.Apply(preset.Regularizer, overrides);
-            return preset.Build(Inputs, hidden[0], r);
+            return preset.Build(inputWidth, hidden[0], r);
         }
 
         // nau (every layer an NAU, the 'nau' preset's regulariser) and nmu (every layer an NMU, the NMU model's).

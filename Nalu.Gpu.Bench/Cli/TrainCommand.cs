@@ -38,6 +38,22 @@ public sealed class TrainOptions : ModelOptions
 
     [Option("quiet", HelpText = "No progress output.")]
     public bool Quiet { get; set; }
+
+    [Option("data", HelpText = "Train on your own data instead of the arithmetic task: a CSV (header optional) or .npy file. " +
+        "The model's input width is the number of --input-columns, its output width the number of --target-columns; --op, --inputs and the ranges are not used.")]
+    public string? Data { get; set; }
+
+    [Option("input-columns", HelpText = "With --data: input columns, comma separated, by header name or 0-based index (e.g. m1,m2,r or 0,1,2). Default: every column but the last.")]
+    public string? InputColumns { get; set; }
+
+    [Option("target-columns", HelpText = "With --data: target columns, comma separated, by name or index. Default: the last column.")]
+    public string? TargetColumns { get; set; }
+
+    [Option("valid", HelpText = "With --data: a validation file with the same columns; the best-validation step is tracked on it.")]
+    public string? Valid { get; set; }
+
+    [Option("test", HelpText = "With --data: a test file with the same columns (e.g. inputs far outside the training range).")]
+    public string? Test { get; set; }
 }
 
 /// <summary>The result of one training run, as written by --json.</summary>
@@ -57,6 +73,10 @@ internal static class TrainCommand
             throw new UsageException($"--steps {o.Steps} must be at least 1.");
         if (o.EvalEvery < 0 || o.EvalSamples < 1)
             throw new UsageException("--eval-every must be ≥ 0 and --eval-samples ≥ 1.");
+        if (o.Data is not null)
+            return TrainDataCommand.Run(o);
+        if (o.InputColumns is not null || o.TargetColumns is not null || o.Valid is not null || o.Test is not null)
+            throw new UsageException("--input-columns, --target-columns, --valid and --test need --data.");
         if ((long)o.Seed + o.Models - 1 > int.MaxValue)
             throw new UsageException($"--seed {o.Seed} with --models {o.Models} would need seeds beyond {int.MaxValue}; use a smaller --seed.");
         var task = o.BuildTask();
@@ -121,7 +141,7 @@ internal static class TrainCommand
     /// Saves the models that stayed finite and says which diverged ones were left out (a checkpoint holds only
     /// finite parameters, so a diverged model is left out with a note, never saved with NaNs).
     /// </summary>
-    private static void SaveFinite(string path, Model model, ArithmeticTask task, int step, TextWriter log)
+    internal static void SaveFinite(string path, Model model, ArithmeticTask? task, int step, TextWriter log)
     {
         var left = Checkpoint.SaveFinite(path, model, task, step);
         if (left.Count == model.Count)
@@ -172,7 +192,7 @@ internal static class TrainCommand
             (double)o.Steps * model.Count / clock.Elapsed.TotalSeconds, models);
     }
 
-    private static void Run(Trainer trainer, int steps, bool quiet, TextWriter log, Action<TrainingProgress>? periodic)
+    internal static void Run(Trainer trainer, int steps, bool quiet, TextWriter log, Action<TrainingProgress>? periodic)
     {
         if (quiet)
         {
@@ -220,9 +240,9 @@ internal static class TrainCommand
         return sorted[sorted.Length / 2];
     }
 
-    private static void PrintSummary(IReadOnlyList<RunResult> results, TextWriter log)
+    internal static void PrintSummary(IReadOnlyList<RunResult> results, TextWriter log, string first = "Interpolation MSE", string second = "Extrapolation MSE")
     {
-        var table = new Table().AddColumns("Model", "Seeds", "Train loss (batch MSE)", "Interpolation MSE", "Extrapolation MSE", "Steps/s");
+        var table = new Table().AddColumns("Model", "Seeds", "Train loss (batch MSE)", first, second, "Steps/s");
         foreach (var r in results)
         {
             var m = r.Models;

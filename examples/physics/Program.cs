@@ -3,10 +3,10 @@
 //
 //   dotnet run -c Release --project examples/physics -- [--out DIR] [--rows N] [--seed S]
 //
-// train.csv and valid.csv draw m1, m2 and r from U[1, 2]; test.csv draws them from U[10, 20], inputs ten times larger,
-// so it measures extrapolation (F itself spans [0.25, 4] in both: the factors of ten cancel, 10·10/10² = 1, which is
-// why the test file also has F_scaled = m1·m2/r, the same law without the square, spanning [5, 40] against [0.5, 4]).
-// Columns: m1, m2, r, F, F_scaled; read them with Nalu.Gpu.Data.CsvMatrix, e.g. inputs ["m1", "m2", "r"], target ["F"].
+// train.csv and valid.csv draw m1, m2 and r from U[1, 2]; test.csv draws the masses from U[10, 20], ten times larger,
+// and r from U[1, 2] as before, so F is about a hundred times larger than anything seen in training (scaling r by ten
+// as well would cancel out, 10·10/10² = 1, and leave F in the training range).
+// Columns: m1, m2, r, F; read them with Nalu.Gpu.Data.CsvMatrix, e.g. inputs ["m1", "m2", "r"], target ["F"].
 using System.Globalization;
 using Nalu.Gpu.Data;
 
@@ -22,7 +22,7 @@ for (int i = 0; i < args.Length; i++)
         case "--rows": rows = int.Parse(Value(), CultureInfo.InvariantCulture); break;
         case "--seed": seed = int.Parse(Value(), CultureInfo.InvariantCulture); break;
         case "--help" or "-h":
-            Console.WriteLine("physics-data [--out DIR] [--rows N (default 1000)] [--seed S (default 1)]: writes train.csv, valid.csv (U[1,2]) and test.csv (U[10,20]).");
+            Console.WriteLine("physics-data [--out DIR] [--rows N (default 1000)] [--seed S (default 1)]: writes train.csv, valid.csv (m1, m2, r in U[1,2]) and test.csv (masses in U[10,20]).");
             return 0;
         default:
             Console.Error.WriteLine($"error: unknown option '{args[i]}' (see --help).");
@@ -40,28 +40,27 @@ Directory.CreateDirectory(outDir);
 var random = new Random(seed);
 Write("train.csv", 1f, 2f);
 Write("valid.csv", 1f, 2f);
-Write("test.csv", 10f, 20f);
+Write("test.csv", 10f, 20f);   // the masses only; r stays in U[1, 2]
 return 0;
 
 void Write(string name, float low, float high)
 {
-    var values = new float[rows * 5];
+    var values = new float[rows * 4];
     for (int r = 0; r < rows; r++)
     {
-        float m1 = Draw(), m2 = Draw(), distance = Draw();
-        values[(r * 5) + 0] = m1;
-        values[(r * 5) + 1] = m2;
-        values[(r * 5) + 2] = distance;
-        values[(r * 5) + 3] = m1 * m2 / (distance * distance);
-        values[(r * 5) + 4] = m1 * m2 / distance;
+        float m1 = Draw(), m2 = Draw(), distance = 1f + random.NextSingle();
+        values[(r * 4) + 0] = m1;
+        values[(r * 4) + 1] = m2;
+        values[(r * 4) + 2] = distance;
+        values[(r * 4) + 3] = m1 * m2 / (distance * distance);
     }
 
     string path = Path.Combine(outDir, name);
-    CsvMatrix.Write(path, new FloatMatrix(values, rows, 5, ["m1", "m2", "r", "F", "F_scaled"]));
+    CsvMatrix.Write(path, new FloatMatrix(values, rows, 4, ["m1", "m2", "r", "F"]));
 
     // Read it back the way a user would: inputs and target by name.
     FloatMatrix[] check = CsvMatrix.ReadGroups(path, [["m1", "m2", "r"], ["F"]]);
-    Console.WriteLine($"{path}: {check[0].Rows} rows, inputs {string.Join(",", check[0].ColumnNames)} in U[{low}, {high}], target F in [{check[1].Values.Min():G3}, {check[1].Values.Max():G3}]");
+    Console.WriteLine($"{path}: {check[0].Rows} rows, inputs {string.Join(",", check[0].ColumnNames)} (masses in U[{low}, {high}], r in U[1, 2]), target F in [{check[1].Values.Min():G3}, {check[1].Values.Max():G3}]");
 
     float Draw() => low + ((high - low) * random.NextSingle());
 }
