@@ -322,7 +322,19 @@ public sealed class BadInputTests(CpuFixture fixture) : IClassFixture<CpuFixture
     [Fact]
     public void TaskWhoseSubsetsDoNotFitIsRejected()
     {
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new ArithmeticTask(ArithmeticOp.Add, 30));
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new ArithmeticTask(ArithmeticOp.Add, 30, subsetSize: 25, subsetGap: 13));
         Assert.Contains("38 inputs", e.Message);
+    }
+
+    [Theory]
+    [InlineData(3, 1, 1)]
+    [InlineData(4, 1, 1)]
+    [InlineData(10, 3, 2)]
+    [InlineData(30, 8, 4)]
+    [InlineData(100, 25, 13)]
+    public void TaskSubsetDefaultsFollowTheInputCount(int inputs, int size, int gap)
+    {
+        var task = new ArithmeticTask(ArithmeticOp.Add, inputs);
+        Assert.Equal((size, gap), (task.SubsetSize, task.SubsetGap));
     }
 }

@@ -211,7 +211,7 @@ public abstract class StoredDataTests(DeviceFixture fixture, ITestOutputHelper o
             Optimizer = OptimizerOptions.Adam(1e-2f), EvaluateEvery = 0, EvaluationChunks = 7, Batch = 16,
         }, validation, test);
         trainer.Train(20);   // away from the initial parameters
-        var evaluation = trainer.Evaluate();
+        var evaluation = trainer.Evaluate(record: true);
         var expectedValidation = StoredData.PredictMse(model, validX, validY, 301);
         var expectedTest = StoredData.PredictMse(model, testX, testY, 257);
         for (int m = 0; m < model.Count; m++)

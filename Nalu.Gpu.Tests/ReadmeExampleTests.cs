@@ -36,7 +36,7 @@ public sealed class ReadmeExampleTests
             float[][] y = model.Predict(Enumerable.Repeat(3f, 100).ToArray(), samples: 1);
 
             Assert.Equal(4, lines.Count);
-            Assert.Equal(6, trainer.History.Count);
+            Assert.Equal(4, trainer.History.Count);   // the four evaluations during training; Evaluate() records nothing
             Assert.Equal(4, y.Length);
             // a + b with every input 3: each subset sums to 75, so the target is 150.
             Assert.All(y, v => Assert.InRange(v[0], 140f, 160f));
@@ -85,7 +85,7 @@ public sealed class ReadmeExampleTests
         string line = $"test MSE of model 0: {scores.Test[0]:G3}; best validation at step {trainer.Best[0]!.Step}";
         float[] prediction = model.Predict([5f, 3f], samples: 1)[0]; // ≈ [8, 2]
 
-        Assert.Equal(7, trainer.History.Count);
+        Assert.Equal(6, trainer.History.Count);   // evaluations at 500, 1000, …, 3000; the final Evaluate() records nothing
         Assert.Contains("test MSE of model 0", line);
         Assert.All(scores.Test, mse => Assert.True(mse < 0.05, $"test MSE {mse}"));
         Assert.InRange(prediction[0], 7.8f, 8.2f);

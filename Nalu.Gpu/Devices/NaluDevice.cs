@@ -10,7 +10,7 @@ namespace Nalu.Gpu.Devices;
 /// <summary>Which backend runs the kernels.</summary>
 public enum DeviceKind
 {
-    /// <summary>CUDA if present, else a usable OpenCL device, else ILGPU's CPU accelerator.</summary>
+    /// <summary>CUDA if present, else a usable OpenCL device, else the native CPU path (<see cref="Native"/>).</summary>
     Auto,
     /// <summary>ILGPU's CPU accelerator: every kernel, simulated on OS threads. What CI runs.</summary>
     Cpu,
@@ -140,7 +140,9 @@ public sealed class NaluDevice : IDisposable
             case DeviceKind.Auto when opencl.Count > 0:
                 return (DeviceKind.OpenCL, opencl[0]);
             case DeviceKind.Auto:
-                return (DeviceKind.Cpu, cpu[0]);
+                // No GPU: the native path, which trains about 10× faster than ILGPU's CPU accelerator and runs every
+                // other kernel on that accelerator over the same buffers.
+                return (DeviceKind.Native, cpu[0]);
             case DeviceKind.Cpu:
                 return (DeviceKind.Cpu, Pick(cpu, index, "CPU accelerator"));
             case DeviceKind.Native:

@@ -11,7 +11,7 @@ public sealed record ArithmeticTask
 {
     /// <summary>A task; validates that the op is defined on the ranges.</summary>
     public ArithmeticTask(ArithmeticOp op, int inputs = 100, SampleInterval? interpolation = null, SampleInterval? extrapolation = null,
-        int subsetSize = 25, int subsetGap = 13)
+        int? subsetSize = null, int? subsetGap = null)
     {
         if (!Enum.IsDefined(op))
             throw new ArgumentOutOfRangeException(nameof(op), op, "Unknown op.");
@@ -35,16 +35,20 @@ public sealed record ArithmeticTask
         }
         else
         {
-            ArgumentOutOfRangeException.ThrowIfLessThan(subsetSize, 1);
-            ArgumentOutOfRangeException.ThrowIfLessThan(subsetGap, 0);
-            if (subsetGap + subsetSize > inputs)
+            // Defaults follow the input count in the protocol's proportions: a quarter of the inputs per subset (25 of
+            // 100), the second subset half a subset later (13), so ArithmeticTask(op, inputs: 4) just works.
+            int size = subsetSize ?? Math.Max(1, (inputs + 2) / 4);
+            int gap = subsetGap ?? (size + 1) / 2;
+            ArgumentOutOfRangeException.ThrowIfLessThan(size, 1, nameof(subsetSize));
+            ArgumentOutOfRangeException.ThrowIfLessThan(gap, 0, nameof(subsetGap));
+            if (gap + size > inputs)
             {
                 throw new ArgumentOutOfRangeException(nameof(subsetSize),
-                    $"Subsets of size {subsetSize} with gap {subsetGap} need at least {subsetGap + subsetSize} inputs; the task has {inputs}.");
+                    $"Subsets of size {size} with gap {gap} need at least {gap + size} inputs; the task has {inputs}.");
             }
 
-            SubsetSize = subsetSize;
-            SubsetGap = subsetGap;
+            SubsetSize = size;
+            SubsetGap = gap;
         }
 
         CheckDomain(op, Interpolation, "interpolation");

@@ -169,20 +169,29 @@ public sealed class Trainer : IDisposable
     private static ArithmeticSource Arithmetic(ArithmeticTask task, uint stream, SampleInterval range) =>
         new(task.Inputs, task.SubsetSize, task.SubsetGap, (int)stream, range.ToDevice());
 
-    /// <summary>Trains <paramref name="steps"/> more steps, evaluating every <see cref="TrainerOptions.EvaluateEvery"/> steps.</summary>
-    public void Train(int steps, Action<TrainingProgress>? onProgress = null, CancellationToken cancellation = default)
+    /// <summary>
+    /// Trains <paramref name="steps"/> more steps, evaluating (and recording in <see cref="History"/> and <see cref="Best"/>)
+    /// every <see cref="TrainerOptions.EvaluateEvery"/> steps, and reporting every <see cref="TrainerOptions.ReportEvery"/>
+    /// steps, at each evaluation and at the end.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">Cancelled between launches; the steps done so far stay trained.</exception>
+    public void Train(int steps, Action<TrainingProgress>? onProgress = null, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(steps);
         if ((long)Step + steps > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(steps), "Total steps exceed 2^31 − 1.");
-        int target = Step + steps;
+        int target = Step + steps, first = Step;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        int report = _options.ReportEvery;
         while (Step < target)
         {
-            cancellation.ThrowIfCancellationRequested();
+            cancellationToken.ThrowIfCancellationRequested();
             int chunk = Math.Min(_options.StepsPerLaunch, target - Step);
             if (_options.EvaluateEvery > 0)
                 chunk = Math.Min(chunk, _options.EvaluateEvery - Step % _options.EvaluateEvery);
+            if (report > 0)
+                chunk = Math.Min(chunk, report - Step % report);
             if (Strategy == TrainingStrategy.Fused)
                 RunFused(chunk);
             else if (Strategy == TrainingStrategy.Native)
@@ -194,10 +203,29 @@ public sealed class Trainer : IDisposable
 
             Evaluation? evaluation = null;
             if (_options.EvaluateEvery > 0 && Step % _options.EvaluateEvery == 0)
-                evaluation = Evaluate();
-            onProgress?.Invoke(new TrainingProgress(Step, target, LastLosses, evaluation));
+                evaluation = Evaluate(record: true);
+            if (onProgress is not null && (report == 0 || Step % report == 0 || evaluation is not null || Step == target))
+            {
+                var elapsed = clock.Elapsed;
+                onProgress(new TrainingProgress(Step, target, LastLosses, evaluation)
+                {
+                    Elapsed = elapsed,
+                    StepsPerSecond = elapsed.TotalSeconds > 0 ? (Step - first) / elapsed.TotalSeconds : 0,
+                });
+            }
         }
     }
+
+    /// <summary>As <see cref="Train(int, Action{TrainingProgress}?, CancellationToken)"/>, reporting through an <see cref="IProgress{T}"/>.</summary>
+    public void Train(int steps, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken = default) =>
+        Train(steps, progress is null ? null : progress.Report, cancellationToken);
+
+    /// <summary>
+    /// Trains on a thread-pool thread, so a UI or a server stays responsive; the launches themselves are synchronous. Do not
+    /// use the trainer or its model from another thread until the task completes.
+    /// </summary>
+    public Task TrainAsync(int steps, IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        System.Threading.Tasks.Task.Run(() => Train(steps, progress, cancellationToken), cancellationToken);
 
     private void ReadLosses()
     {
@@ -303,10 +331,12 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>
-    /// Evaluates every model on the validation and test sets and records it in <see cref="History"/>: the
-    /// arithmetic task's interpolation and extrapolation sets, or every row of the stored validation and test sets.
+    /// Evaluates every model on the validation and test sets: the arithmetic task's interpolation and extrapolation
+    /// sets, or every row of the stored validation and test sets. With <paramref name="record"/> the evaluation is also
+    /// added to <see cref="History"/> and updates <see cref="Best"/> (what training's periodic evaluations do); without,
+    /// nothing is recorded, so calling it after training never records a step twice.
     /// </summary>
-    public Evaluation Evaluate()
+    public Evaluation Evaluate(bool record = false)
     {
         ThrowIfDisposed();
         double[] validation, test;
@@ -322,6 +352,8 @@ public sealed class Trainer : IDisposable
         }
 
         var evaluation = new Evaluation(Step, validation, test);
+        if (!record)
+            return evaluation;
         _history.Add(evaluation);
         float[]? parameters = null;
         for (int m = 0; m < _model.Count; m++)

@@ -34,6 +34,11 @@ public sealed record TrainerOptions
     public int TestSamples { get; init; } = 10_000;
     /// <summary>Step layout (Auto).</summary>
     public TrainingStrategy Strategy { get; init; } = TrainingStrategy.Auto;
+    /// <summary>
+    /// Report progress every this many steps (0, the default: after every launch). Independent of
+    /// <see cref="StepsPerLaunch"/>, a performance knob; reports also come at each evaluation and at the end.
+    /// </summary>
+    public int ReportEvery { get; init; }
     /// <summary>Most steps per fused launch (50); progress and loss checks happen between launches.</summary>
     public int StepsPerLaunch { get; init; } = 50;
     /// <summary>Per-model ops for a population (null: every model trains the task's op).</summary>
@@ -82,6 +87,7 @@ public sealed record TrainerOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(ValidationSamples, 1, nameof(ValidationSamples));
         ArgumentOutOfRangeException.ThrowIfLessThan(TestSamples, 1, nameof(TestSamples));
         ArgumentOutOfRangeException.ThrowIfLessThan(StepsPerLaunch, 1, nameof(StepsPerLaunch));
+        ArgumentOutOfRangeException.ThrowIfNegative(ReportEvery, nameof(ReportEvery));
         ArgumentOutOfRangeException.ThrowIfNegative(EvaluationChunks, nameof(EvaluationChunks));
         if (!Enum.IsDefined(Strategy))
             throw new ArgumentOutOfRangeException(nameof(Strategy), Strategy, "Unknown strategy.");
@@ -118,7 +124,14 @@ public sealed record Evaluation(int Step, double[] Interpolation, double[] Extra
 /// <param name="TotalSteps">Steps this call will reach.</param>
 /// <param name="Losses">Training loss of each model's latest step.</param>
 /// <param name="Evaluation">Set when this report follows an evaluation.</param>
-public sealed record TrainingProgress(int Step, int TotalSteps, float[] Losses, Evaluation? Evaluation);
+public sealed record TrainingProgress(int Step, int TotalSteps, float[] Losses, Evaluation? Evaluation)
+{
+    /// <summary>Wall time since this <c>Train</c> call started (evaluations included).</summary>
+    public TimeSpan Elapsed { get; init; }
+
+    /// <summary>Steps per second of this <c>Train</c> call so far (per model; multiply by the population for model-steps/s).</summary>
+    public double StepsPerSecond { get; init; }
+}
 
 /// <summary>A model's best evaluation so far, with its parameters at that step.</summary>
 /// <param name="Step">Steps trained at that evaluation.</param>
