@@ -157,7 +157,7 @@ public sealed class CustomUnitTests(ITestOutputHelper output)
             ? [LayerSpec.Custom("affine-nau", 2, 2), LayerSpec.Nau(2, 1)]
             : [LayerSpec.Custom("affine-nau", 2, 1)]);
         Assert.Equal(mixed ? "affine-nau(2→2) → nau(2→1)" : "affine-nau 2→1", mixed ? architecture.ToString() : architecture.ShortName);
-        Assert.Equal(mixed ? 6 + 4 : 3, architecture.ParameterCount);
+        Assert.Equal(mixed ? 6 + 2 : 3, architecture.ParameterCount);
         using var device = NaluDevice.Create(kind);
         using var model = new Model(device, architecture, seeds: [1, 2, 3]);
         var initial = model.GetParameters();
@@ -171,7 +171,9 @@ public sealed class CustomUnitTests(ITestOutputHelper output)
         };
         using var trainer = new Trainer(model, task, options);
         var before = trainer.Evaluate();
-        trainer.Train(mixed ? 1500 : 800);
+        // Measured (seeds 1–3, Adam 0.05): alone, 800 steps took the extrapolation MSE from 137, 34, 33 to 0.53, 5e-3, 5e-3
+        // (the worst only 261× lower), so it trains 1,500 steps; mixed, 1,500 steps reached 3e-12 to 2e-7 from 70–87.
+        trainer.Train(1500);
         var after = trainer.Evaluate();
         for (int m = 0; m < 3; m++)
         {
@@ -223,7 +225,8 @@ public sealed class CustomUnitTests(ITestOutputHelper output)
         Assert.Throws<ArgumentException>(() => LayerSpec.Custom("bad name!", 2, 1, (i, o) => new AffineNau(i, o)));
         // The default tensor is one flat block, and the default initializer is Xavier-uniform.
         var plain = LayerSpec.Custom("plain", 3, 2, (i, o) => new AffineNau(i, o));
-        Assert.Equal(("parameters", new[] { 8 }), (plain.Tensors[0].Name, plain.Tensors[0].Shape));
+        Assert.Equal("parameters", Assert.Single(plain.Tensors).Name);
+        Assert.Equal([8], plain.Tensors[0].Shape);
         var values = new ModelArchitecture([plain]).Initialize(5);
         float bound = MathF.Sqrt(6f / 5f);
         Assert.All(values, v => Assert.InRange(v, -bound, bound));

@@ -15,7 +15,9 @@ namespace Nalu.Gpu.Checkpoints;
 /// Tensor names are <c>layers.{l}.{name}</c>, with the names of <see cref="LayerSpec.Tensors"/>
 /// (<c>W_hat</c>, <c>M_hat</c>, <c>G</c>; NAU and NMU <c>W</c>; untied NALU <c>W_hat_add</c>, <c>M_hat_add</c>, <c>W_hat_mul</c>,
 /// <c>M_hat_mul</c>, <c>G</c>; dense <c>weight</c>, <c>bias</c>). Matrices are (O, I) as in <c>torch.nn.Linear</c>;
-/// a population of P models adds a leading dimension P. Metadata (all strings): <c>format</c> =
+/// a custom layer (<see cref="CustomUnit"/>) uses its unit's tensor names and stores the unit's name in its layer record
+/// (<c>"kind": "custom", "custom": NAME</c>); loading it needs the unit registered (<see cref="CustomUnits"/>) or a resolver.
+/// A population of P models adds a leading dimension P. Metadata (all strings): <c>format</c> =
 /// <c>nalu-gpu/1</c>, <c>architecture</c> (JSON list of layers), <c>seeds</c> (JSON list), and optionally
 /// <c>task</c> (JSON) and <c>step</c>.
 /// </remarks>
