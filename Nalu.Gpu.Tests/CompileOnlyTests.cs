@@ -189,8 +189,8 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         return result.ToArray();
     }
 
-    /// <summary>The targets: two CUDA generations and OpenCL C 2.0.</summary>
-    public static readonly string[] Backends = ["PTX sm_75", "PTX sm_90", "OpenCL C 2.0"];
+    /// <summary>The targets: two CUDA generations and OpenCL C 2.0 (<see cref="Nalu.Gpu.Testing.UnitChecks.Backends"/>).</summary>
+    public static readonly string[] Backends = Nalu.Gpu.Testing.UnitChecks.Backends.ToArray();
 
     /// <summary>Every kernel: the plain ones, then each generic kernel × every unit type.</summary>
     private static readonly Dictionary<string, MethodInfo> AllKernels = BuildKernelTable();
@@ -239,35 +239,9 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         return data;
     }
 
-    private static Backend CreateBackend(Context context, string backend) => backend switch
-    {
-        "PTX sm_75" => new PTXBackend(context, CudaArchitecture.SM_75, CudaInstructionSet.ISA_78, null!),
-        "PTX sm_90" => new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, null!),
-        "OpenCL C 2.0" => new CLBackend(context,
-            // Float16, Float64, GenericAddressSpace, Int64_Atomics, SubGroups (order of ILGPU's Static/Capabilities.xml).
-            new CLCapabilityContext(false, true, true, true, false),
-            CLDeviceVendor.Other, CLCVersion.CL20),
-        _ => throw new ArgumentOutOfRangeException(nameof(backend), backend, "Unknown backend."),
-    };
-
-    /// <summary>Compiles with a fresh context; returns the generated PTX or OpenCL C source.</summary>
-    private static string Compile(MethodInfo kernel, string backendName, bool enableAlgorithms = true)
-    {
-        using var context = Context.Create(b =>
-        {
-            if (enableAlgorithms)
-                b.EnableAlgorithms();
-        });
-        using var backend = CreateBackend(context, backendName);
-        var entry = EntryPointDescription.FromExplicitlyGroupedKernel(kernel);
-        var compiled = backend.Compile(entry, new KernelSpecialization());
-        return compiled switch
-        {
-            PTXCompiledKernel ptx => ptx.PTXAssembly,
-            CLCompiledKernel cl => cl.Source,
-            _ => throw new InvalidOperationException($"Unexpected compiled kernel type {compiled.GetType()}."),
-        };
-    }
+    /// <summary>Compiles with a fresh context; returns the generated PTX or OpenCL C source (the unit authors' public helper).</summary>
+    private static string Compile(MethodInfo kernel, string backendName, bool enableAlgorithms = true) =>
+        Nalu.Gpu.Testing.UnitChecks.Compile(kernel, backendName, enableAlgorithms);
 
     [Theory]
     [MemberData(nameof(Cases))]

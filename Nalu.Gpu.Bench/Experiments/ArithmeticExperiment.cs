@@ -440,6 +440,8 @@ public static class ArithmeticExperiment
                     for (int k = 0; k < w; k++)
                         worst = Math.Max(worst, Sparsity(block[k]));
                     break;
+                case UnitKind.Custom:
+                    return double.NaN;   // a custom unit's weights mean what its author says: no sparsity error is defined
                 case UnitKind.Nmru:
                     for (int k = 0; k < 2 * w; k++)
                         worst = Math.Max(worst, Sparsity(block[k]));

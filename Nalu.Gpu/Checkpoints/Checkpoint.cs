@@ -15,7 +15,9 @@ namespace Nalu.Gpu.Checkpoints;
 /// Tensor names are <c>layers.{l}.{name}</c>, with the names of <see cref="LayerSpec.Tensors"/>
 /// (<c>W_hat</c>, <c>M_hat</c>, <c>G</c>; NAU and NMU <c>W</c>; untied NALU <c>W_hat_add</c>, <c>M_hat_add</c>, <c>W_hat_mul</c>,
 /// <c>M_hat_mul</c>, <c>G</c>; dense <c>weight</c>, <c>bias</c>). Matrices are (O, I) as in <c>torch.nn.Linear</c>;
-/// a population of P models adds a leading dimension P. Metadata (all strings): <c>format</c> =
+/// a custom layer (<see cref="CustomUnit"/>) uses its unit's tensor names and stores the unit's name in its layer record
+/// (<c>"kind": "custom", "custom": NAME</c>); loading it needs the unit registered (<see cref="CustomUnits"/>) or a resolver.
+/// A population of P models adds a leading dimension P. Metadata (all strings): <c>format</c> =
 /// <c>nalu-gpu/1</c>, <c>architecture</c> (JSON list of layers), <c>seeds</c> (JSON list), and optionally
 /// <c>task</c> (JSON) and <c>step</c>.
 /// </remarks>
@@ -34,17 +36,44 @@ public static class Checkpoint
     public sealed record LayerRecord(
         UnitKind Kind, int Inputs, int Outputs, bool Untied, Activation Activation,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RegularizerRecord? Regularizer = null,
-        bool InputIndependentGate = false)
+        bool InputIndependentGate = false,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Custom = null)
     {
-        /// <summary>The record of a layer (its regulariser only when it has one).</summary>
+        /// <summary>The record of a layer (its regulariser only when it has one; a custom layer's unit by name).</summary>
         public static LayerRecord Of(LayerSpec l) => new(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation,
-            l.Regularizer.Kind == RegularizerKind.None ? null : RegularizerRecord.Of(l.Regularizer), l.InputIndependentGate);
+            l.Regularizer.Kind == RegularizerKind.None ? null : RegularizerRecord.Of(l.Regularizer), l.InputIndependentGate,
+            l.CustomUnit?.Name);
+
+        /// <summary>The layer, with a custom unit looked up in <see cref="CustomUnits"/>.</summary>
+        public LayerSpec ToSpec() => ToSpec(CustomUnits.Find);
+
+        /// <summary>
+        /// The layer, with a custom unit found by <paramref name="resolve"/> (null: unknown).
+        /// </summary>
+        /// <exception cref="CheckpointFormatException">A custom layer whose unit is not known, or that names none.</exception>
+        public LayerSpec ToSpec(Func<string, CustomUnit?> resolve)
+        {
+            ArgumentNullException.ThrowIfNull(resolve);
+            if (Kind != UnitKind.Custom)
+            {
+                return Custom is null
+                    ? ToBuiltInSpec()
+                    : throw new CheckpointFormatException($"a {Kind} layer names the custom unit '{Custom}'.");
+            }
+
+            if (string.IsNullOrEmpty(Custom))
+                throw new CheckpointFormatException("a custom layer does not name its unit.");
+            var unit = resolve(Custom)
+                ?? throw new CheckpointFormatException(
+                    $"custom unit '{Custom}' is not known here: register it with CustomUnits.Register(\"{Custom}\", …) or pass a resolver to Checkpoint.Read.");
+            return LayerSpec.Custom(unit, Inputs, Outputs) with { Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None };
+        }
 
         /// <summary>
         /// The layer; a missing regulariser (every checkpoint written before regularisers existed) is none, and a missing
         /// InputIndependentGate (written before that option existed) is false.
         /// </summary>
-        public LayerSpec ToSpec() => new(Kind, Inputs, Outputs, Untied, Activation)
+        private LayerSpec ToBuiltInSpec() => new(Kind, Inputs, Outputs, Untied, Activation)
         {
             Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None,
             InputIndependentGate = InputIndependentGate,
@@ -146,8 +175,18 @@ public static class Checkpoint
     /// <summary>Reads and validates a checkpoint.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="CheckpointFormatException">Truncated, corrupt, or not a Nalu.Gpu checkpoint; the message says which.</exception>
-    public static Contents Read(string path)
+    public static Contents Read(string path) => Read(path, CustomUnits.Find);
+
+    /// <summary>
+    /// Reads and validates a checkpoint; custom layers' units are found by <paramref name="resolve"/> (name → unit, or
+    /// null when unknown) instead of <see cref="CustomUnits"/>.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="CheckpointFormatException">Truncated, corrupt, not a Nalu.Gpu checkpoint, or a custom unit that
+    /// <paramref name="resolve"/> does not know (the message names it).</exception>
+    public static Contents Read(string path, Func<string, CustomUnit?> resolve)
     {
+        ArgumentNullException.ThrowIfNull(resolve);
         var (tensors, metadata) = SafeTensorsFile.Read(path);
         string Need(string key) => metadata.TryGetValue(key, out var v)
             ? v
@@ -176,7 +215,20 @@ public static class Checkpoint
         TaskRecord? t = metadata.TryGetValue("task", out var taskJson) ? Metadata<TaskRecord?>(path, "task", taskJson, "a task object") : null;
         try
         {
-            arch = new ModelArchitecture(layers.Select(l => l!.ToSpec()).ToArray());
+            var specs = new LayerSpec[layers.Length];
+            for (int l = 0; l < layers.Length; l++)
+            {
+                try
+                {
+                    specs[l] = layers[l]!.ToSpec(resolve);
+                }
+                catch (CheckpointFormatException e)
+                {
+                    throw new CheckpointFormatException($"'{path}': layer {l}: {e.Message}", e);
+                }
+            }
+
+            arch = new ModelArchitecture(specs);
             if (t is not null)
             {
                 if (t.Interpolation is null || t.Extrapolation is null)
@@ -249,9 +301,13 @@ public static class Checkpoint
     private static string FirstLine(string message) => message.Split('\n')[0].Split(" (Parameter")[0].Trim();
 
     /// <summary>Reads a checkpoint and creates its models on <paramref name="device"/>.</summary>
-    public static Model Load(string path, NaluDevice device, out Contents contents)
+    public static Model Load(string path, NaluDevice device, out Contents contents) =>
+        Load(path, device, CustomUnits.Find, out contents);
+
+    /// <summary>Reads a checkpoint, resolving custom units with <paramref name="resolve"/>, and creates its models on <paramref name="device"/>.</summary>
+    public static Model Load(string path, NaluDevice device, Func<string, CustomUnit?> resolve, out Contents contents)
     {
-        contents = Read(path);
+        contents = Read(path, resolve);
         var model = new Model(device, contents.Architecture, contents.Seeds);
         model.SetParameters(contents.Parameters);
         return model;

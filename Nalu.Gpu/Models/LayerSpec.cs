@@ -26,6 +26,8 @@ public enum UnitKind
     Nmru,
     /// <summary>iNALU (Schlör et al.): separate path weights, ω = 20 clip, sign retrieval, gate σ(G) per output (unit math only).</summary>
     INalu,
+    /// <summary>A unit written outside the library (<see cref="CustomUnit"/>): make its layers with <see cref="LayerSpec.Custom(CustomUnit, int, int)"/>.</summary>
+    Custom,
 }
 
 /// <summary>Activations of <see cref="UnitKind.Dense"/> layers.</summary>
@@ -98,6 +100,31 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <summary>A dense layer with bias.</summary>
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
+    /// <summary>A layer of a custom unit (an <see cref="IUnit"/> struct of the caller's own assembly).</summary>
+    public static LayerSpec Custom(CustomUnit unit, int inputs, int outputs)
+    {
+        ArgumentNullException.ThrowIfNull(unit);
+        return new(UnitKind.Custom, inputs, outputs) { CustomUnit = unit };
+    }
+
+    /// <summary>A layer of the custom unit registered as <paramref name="name"/> (<see cref="CustomUnits.Register"/>).</summary>
+    /// <exception cref="ArgumentException">No custom unit of that name is registered.</exception>
+    public static LayerSpec Custom(string name, int inputs, int outputs) =>
+        Custom(CustomUnits.Find(name) ?? throw new ArgumentException($"No custom unit named '{name}' is registered (CustomUnits.Register).", nameof(name)),
+            inputs, outputs);
+
+    /// <summary>
+    /// A layer of a custom unit, described here (not registered): <paramref name="create"/> makes the I→O unit value;
+    /// <paramref name="tensors"/> and <paramref name="initialize"/> as in <see cref="Models.CustomUnit.Create"/>.
+    /// </summary>
+    public static LayerSpec Custom<TUnit>(string name, int inputs, int outputs, Func<int, int, TUnit> create,
+        Func<int, int, IReadOnlyList<(string Name, int[] Shape)>>? tensors = null, CustomInitializer? initialize = null)
+        where TUnit : struct, IUnit =>
+        Custom(Models.CustomUnit.Create(name, create, tensors, initialize), inputs, outputs);
+
+    /// <summary><see cref="UnitKind.Custom"/> only: the unit (null for every built-in kind).</summary>
+    public CustomUnit? CustomUnit { get; init; }
+
     /// <summary>
     /// The layer's weight regulariser and its schedule (none by default). Only units that define one use it
     /// (NAU, NMU and NMRU: sparsity; NPU and RealNPU: L1); <see cref="Validate"/> rejects it on any other unit.
@@ -124,6 +151,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             int[] matrix = [Outputs, Inputs];
             return Kind switch
             {
+                UnitKind.Custom => CustomUnit?.Tensors(Inputs, Outputs) ?? [],
                 UnitKind.Nac or UnitKind.NacMult => [("W_hat", matrix), ("M_hat", matrix)],
                 UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", GateShape)],
                 UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", GateShape)],
@@ -146,6 +174,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <summary>Short description, e.g. <c>nalu(100→2)</c>.</summary>
     public override string ToString() => Kind switch
     {
+        UnitKind.Custom => $"{CustomUnit?.Name ?? "custom"}({Inputs}→{Outputs})",
         UnitKind.Dense => $"dense-{Activation.ToString().ToLowerInvariant()}({Inputs}→{Outputs})",
         UnitKind.Nalu when Untied || InputIndependentGate => $"nalu{(Untied ? "-untied" : "")}{(InputIndependentGate ? "-gate" : "")}({Inputs}→{Outputs})",
         _ => $"{Kind.ToString().ToLowerInvariant()}({Inputs}→{Outputs})",
@@ -165,6 +194,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             throw new ArgumentException($"Only NALU layers have the input-independent gate option; got {Kind}.", nameof(InputIndependentGate));
         if (!(NpuInitialGate >= 0f && NpuInitialGate <= 1f))
             throw new ArgumentOutOfRangeException(nameof(NpuInitialGate), NpuInitialGate, "The NPU's initial gate must lie in [0, 1].");
+        if (Kind == UnitKind.Custom && CustomUnit is null)
+            throw new ArgumentException("A custom layer needs its unit: use LayerSpec.Custom.", nameof(CustomUnit));
+        if (Kind != UnitKind.Custom && CustomUnit is not null)
+            throw new ArgumentException($"Only custom layers carry a CustomUnit; got {Kind}.", nameof(CustomUnit));
+        if (CustomUnit is not null)
+            CustomUnit.CreateUnit(Inputs, Outputs);   // the factory's widths and parameter count agree with the tensors
         ValidateRegularizer();
         if ((long)Inputs * Outputs * 5 > int.MaxValue / 4)
             throw new ArgumentOutOfRangeException(nameof(Inputs), $"Layer {Inputs}→{Outputs} is too large for 32-bit indexing.");
@@ -216,6 +251,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         UnitKind.RealNpu => new RealNpuUnit(Inputs, Outputs, Regularizer),
         UnitKind.Nmru => new NmruUnit(Inputs, Outputs, Regularizer),
         UnitKind.INalu => new INaluUnit(Inputs, Outputs),
+        UnitKind.Custom => CustomUnit!.CreateUnit(Inputs, Outputs),
         _ => Activation switch
         {
             Activation.Linear => new DenseUnit<Linear>(Inputs, Outputs),
@@ -236,6 +272,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <summary>Writes this layer's initial parameters for <paramref name="seed"/>.</summary>
     internal void Initialize(Span<float> block, int seed, int layerIndex)
     {
+        if (Kind == UnitKind.Custom)
+        {
+            CustomUnit!.Initialize(block, Inputs, Outputs, seed, layerIndex);
+            return;
+        }
+
         float xavier = MathF.Sqrt(6f / (Inputs + Outputs));
         if (Kind is UnitKind.Nau or UnitKind.Nmu)
         {

@@ -90,6 +90,8 @@ public sealed class ModelArchitecture
             }
 
             var first = Layers[0];
+            if (Layers.All(l => l.Kind == UnitKind.Custom && l.CustomUnit == first.CustomUnit))
+                return $"{first.CustomUnit!.Name} {widths}";
             return Layers.All(l => l.Kind == first.Kind && l.Untied == first.Untied && l.InputIndependentGate == first.InputIndependentGate)
                 ? $"{first.Kind.ToString().ToLowerInvariant()}{(first.Untied ? "-untied" : "")}{(first.InputIndependentGate ? "-gate" : "")} {widths}"
                 : ToString();
