@@ -177,6 +177,7 @@ public sealed class Trainer : IDisposable
         if ((long)Step + steps > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(steps), "Total steps exceed 2^31 − 1.");
         int target = Step + steps;
+        _model.ParametersChanged();
         while (Step < target)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -461,11 +462,7 @@ public sealed class Trainer : IDisposable
         {
             var a = model.Device.Accelerator;
             int p = model.Count;
-            long threads = model.Device.MaxConcurrentThreads;
-            // Enough chunks to fill the device, capped so the partials stay small.
-            long byThreads = Math.Max(1, threads / p);
-            long byMemory = Math.Max(1, (64L << 20) / ((long)p * model.ParameterCount));
-            Chunks = (int)Math.Min(Math.Min(byThreads, byMemory), batch);
+            Chunks = model.BackwardChunks(batch);
             var arch = model.Architecture;
             _x = a.Allocate1D<float>((long)p * batch * arch.Inputs);
             _y = a.Allocate1D<float>((long)p * batch * arch.Outputs);
