@@ -11,6 +11,10 @@ namespace Nalu.Gpu.Tests;
 public sealed class CpuStepApiTests(CpuFixture fixture, ITestOutputHelper output)
     : StepApiTests(fixture, output), IClassFixture<CpuFixture>;
 
+/// <summary>The step-level API on a native device (its kernels run on ILGPU's CPU accelerator, like the batched trainer's).</summary>
+public sealed class NativeStepApiTests(NativeFixture fixture, ITestOutputHelper output)
+    : StepApiTests(fixture, output), IClassFixture<NativeFixture>;
+
 /// <summary>The step-level API on CUDA (skipped without a CUDA device).</summary>
 public sealed class CudaStepApiTests(CudaFixture fixture, ITestOutputHelper output)
     : StepApiTests(fixture, output), IClassFixture<CudaFixture>
@@ -308,7 +312,7 @@ public abstract class StepApiTests(DeviceFixture fixture, ITestOutputHelper outp
     public void PassesAndOptimizersThrowWhenTheirModelOrDeviceWasDisposed()
     {
         _ = Device;   // skips without one
-        using var device = NaluDevice.Create(fixture.Kind == DeviceKind.Cuda ? DeviceKind.Cuda : DeviceKind.Cpu);
+        using var device = NaluDevice.Create(fixture.Kind);
         var model = new Model(device, ModelArchitecture.Uniform(UnitKind.Nac, 2, 1), 5);
         var input = DeviceTensor.FromArray(device, [1f, 2f], 1, 2);
         var dy = DeviceTensor.FromArray(device, [1f], 1, 1);
@@ -324,7 +328,7 @@ public abstract class StepApiTests(DeviceFixture fixture, ITestOutputHelper outp
         pass.Dispose();
         optimizer.Dispose();
 
-        using var device2 = NaluDevice.Create(fixture.Kind == DeviceKind.Cuda ? DeviceKind.Cuda : DeviceKind.Cpu);
+        using var device2 = NaluDevice.Create(fixture.Kind);
         using var model2 = new Model(device2, ModelArchitecture.Uniform(UnitKind.Nac, 2, 1), 5);
         using var input2 = DeviceTensor.FromArray(device2, [1f, 2f], 1, 2);
         using var dy2 = DeviceTensor.FromArray(device2, [1f], 1, 1);
