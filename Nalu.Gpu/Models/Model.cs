@@ -241,7 +241,7 @@ public sealed class Model : IDisposable
         return Enumerable.Range(0, Count).Select(p => flat.AsSpan(p * per, per).ToArray()).ToArray();
     }
 
-    internal int CheckInputShape(IReadOnlyList<int> shape)
+    private int CheckInputShape(IReadOnlyList<int> shape)
     {
         string given = $"[{string.Join(", ", shape)}]";
         if (shape.Count == 2 && Count == 1 && shape[1] == Architecture.Inputs)
