@@ -119,6 +119,7 @@ public sealed class Model : IDisposable
         }
 
         DataChecks.EnsureFinite(values, "parameters");
+        ParametersChanged();
         if (model is int m)
         {
             ArgumentOutOfRangeException.ThrowIfNegative(m, nameof(model));
@@ -143,20 +144,82 @@ public sealed class Model : IDisposable
     /// <exception cref="ArgumentException">A shape mismatch, naming both shapes.</exception>
     public DeviceTensor Forward(DeviceTensor x)
     {
+        int batch = CheckInput(x);
+        using var saved = AllocateSaved(batch);
+        return RunForward(x, batch, saved.View);
+    }
+
+    /// <summary>
+    /// The training-mode forward of the step-level API: runs every model on <paramref name="x"/> like
+    /// <see cref="Forward"/> and keeps what the backward needs. Call <see cref="ForwardPass.Backward"/> on the result
+    /// with ∂L/∂y to fill the parameter gradients (<see cref="GetGradients()"/>), and ∂L/∂x when asked.
+    /// </summary>
+    /// <param name="x">Inputs of shape (P, B, I), or (B, I) when P = 1. The pass keeps a reference: keep it alive
+    /// (undisposed) until the last <see cref="ForwardPass.Backward"/>.</param>
+    /// <param name="step">0-based training step, passed to each unit's regulariser schedule when the backward finishes
+    /// the gradients (NAU/NMU sparsity λ(t)); use <see cref="Training.Optimizer.Steps"/> to match the <see cref="Training.Trainer"/>.</param>
+    /// <exception cref="ArgumentException">A shape mismatch, naming both shapes, or a tensor on another device.</exception>
+    public ForwardPass ForwardForTraining(DeviceTensor x, int step = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        int batch = CheckInput(x);
+        var saved = AllocateSaved(batch);
+        try
+        {
+            var y = RunForward(x, batch, saved.View);
+            return new ForwardPass(this, x, y, saved, batch, step);
+        }
+        catch
+        {
+            saved.Dispose();
+            throw;
+        }
+    }
+
+    private int CheckInput(DeviceTensor x)
+    {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(x);
         if (x.Device != Device)
             throw new ArgumentException("The input tensor lives on a different device than the model.", nameof(x));
-        int batch = CheckInputShape(x.Shape);
+        _ = x.Buffer;   // throws ObjectDisposedException for a disposed tensor
+        return CheckInputShape(x.Shape);
+    }
+
+    private MemoryBuffer1D<float, Stride1D.Dense> AllocateSaved(int batch) =>
+        Device.Accelerator.Allocate1D<float>(Math.Max(1L, (long)Count * batch * Kernels.SavedCount));
+
+    private DeviceTensor RunForward(DeviceTensor x, int batch, ArrayView<float> saved)
+    {
         var y = DeviceTensor.Zeros(Device, Count, batch, Architecture.Outputs);
-        using var saved = Device.Accelerator.Allocate1D<float>(Math.Max(1L, (long)Count * batch * Kernels.SavedCount));
         PrepareCache();
         var shape = new BatchShape { Models = Count, Batch = batch, Chunks = 1 };
         Kernels.Forward(shape, new UnitBuffers
         {
-            Parameters = Parameters, Cache = Cache, X = x.View, Y = y.View, Saved = saved.View,
+            Parameters = Parameters, Cache = Cache, X = x.View, Y = y.View, Saved = saved,
         });
         return y;
+    }
+
+    /// <summary>
+    /// Bumped whenever the parameters change (<see cref="SetParameters"/>, an optimizer step, training), so a
+    /// <see cref="ForwardPass"/> can tell that its saved values no longer match the weights.
+    /// </summary>
+    internal long ParameterVersion { get; private set; }
+
+    internal void ParametersChanged() => ParameterVersion++;
+
+    /// <summary>
+    /// Sample chunks per model in the batched backward: enough to fill the device, capped so the gradient partials
+    /// (P·chunks·N floats) stay within 64 MiB, and at most the batch. The batched trainer and <see cref="ForwardPass"/>
+    /// use the same rule, so they sum the gradients in the same order.
+    /// </summary>
+    internal int BackwardChunks(int batch)
+    {
+        long threads = Device.MaxConcurrentThreads;
+        long byThreads = Math.Max(1, threads / Count);
+        long byMemory = Math.Max(1, (64L << 20) / ((long)Count * ParameterCount));
+        return (int)Math.Min(Math.Min(byThreads, byMemory), batch);
     }
 
     /// <summary>Host convenience: runs every model on the same <paramref name="samples"/> rows of x (B·I values); returns (P, B·O).</summary>

@@ -184,6 +184,7 @@ public sealed class Trainer : IDisposable
         int target = Step + steps, first = Step;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         int report = _options.ReportEvery;
+        _model.ParametersChanged();
         while (Step < target)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -493,11 +494,7 @@ public sealed class Trainer : IDisposable
         {
             var a = model.Device.Accelerator;
             int p = model.Count;
-            long threads = model.Device.MaxConcurrentThreads;
-            // Enough chunks to fill the device, capped so the partials stay small.
-            long byThreads = Math.Max(1, threads / p);
-            long byMemory = Math.Max(1, (64L << 20) / ((long)p * model.ParameterCount));
-            Chunks = (int)Math.Min(Math.Min(byThreads, byMemory), batch);
+            Chunks = model.BackwardChunks(batch);
             var arch = model.Architecture;
             _x = a.Allocate1D<float>((long)p * batch * arch.Inputs);
             _y = a.Allocate1D<float>((long)p * batch * arch.Outputs);
