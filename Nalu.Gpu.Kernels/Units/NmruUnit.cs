@@ -12,10 +12,10 @@ namespace Nalu.Gpu.Kernels.Units;
 /// for |x| ≥ 1 the two differ by a relative ε/|x| below half a float ulp, i.e. not at all in float32; near 0 the
 /// plain one has a pole and this one is bounded by 1/ε ≈ 8.4e6. Adding ε with x's sign (rather than always +ε)
 /// keeps the denominator's magnitude ≥ ε for negative x too, so there is no pole at x = −ε.
-/// Saved per sample: u (2I), then per output the suffix products <c>S_oj = Π_{k&gt;j} f_ok</c> (2I).
-/// Backward with δ = ∂L/∂z, using the product of the OTHER factors <c>P_oj = (Π_{k&lt;j} f_ok)·S_oj</c> (prefix times
-/// suffix, never a division by a factor, so a factor of exactly 0 is fine):
-/// <c>∂L/∂W_oj = δ (u_j − 1) P_oj</c>; <c>∂L/∂u_j = Σ_o δ W_oj P_oj</c>; <c>∂L/∂x_i = ∂L/∂u_i − u_{I+i}² ∂L/∂u_{I+i}</c>.
+/// The product, its backward (prefix and suffix products, never a division by a factor), the clamp and the regulariser
+/// are <see cref="NmuUnit"/>'s own code over u: this unit only builds u and folds ∂L/∂u back into ∂L/∂x.
+/// Saved per sample: u (2I), the NMU's saved values (2I·O), then ∂L/∂u (2I) as scratch for the backward.
+/// <c>∂L/∂x_i = ∂L/∂u_i − u_{I+i}² ∂L/∂u_{I+i}</c>.
 /// Regulariser: Madsen &amp; Johansen's sparsity (<see cref="RegularizerKind.SparsityLinear"/> or squared) as for the NMU,
 /// <c>λ(t)·mean(min(W, 1 − W))</c> over all 2·O·I weights.
 /// </remarks>
@@ -25,8 +25,7 @@ public readonly struct NmruUnit : IUnit
     public const float ReciprocalEpsilon = 1.1920929e-7f;
 
     private readonly int _inputs;
-    private readonly int _outputs;
-    private readonly RegularizerSettings _regularizer;
+    private readonly NmuUnit _nmu;
 
     /// <summary>An NMRU with the given widths and sparsity regulariser (or none).</summary>
     public NmruUnit(int inputs, int outputs, RegularizerSettings regularizer = default)
@@ -34,24 +33,23 @@ public readonly struct NmruUnit : IUnit
         ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
         _inputs = inputs;
-        _outputs = outputs;
-        _regularizer = regularizer;
+        _nmu = new NmuUnit(2 * inputs, outputs, regularizer);
     }
 
     /// <summary>The weight regulariser.</summary>
-    public RegularizerSettings Regularizer => _regularizer;
+    public RegularizerSettings Regularizer => _nmu.Regularizer;
     /// <inheritdoc />
     public int Inputs => _inputs;
     /// <inheritdoc />
-    public int Outputs => _outputs;
+    public int Outputs => _nmu.Outputs;
     /// <inheritdoc />
-    public int ParameterCount => 2 * _inputs * _outputs;
+    public int ParameterCount => _nmu.ParameterCount;
     /// <inheritdoc />
     public int CacheCount => 0;
     /// <inheritdoc />
-    public int ElementCount => 2 * _inputs * _outputs;
+    public int ElementCount => _nmu.ElementCount;
     /// <inheritdoc />
-    public int SavedCount => 2 * _inputs + 2 * _inputs * _outputs;
+    public int SavedCount => 2 * _inputs + _nmu.SavedCount + 2 * _inputs;
 
     /// <summary><c>1/(x + sign(x)·ε)</c> with sign(0) = +1.</summary>
     public static float Reciprocal(float x) => 1f / (x < 0f ? x - ReciprocalEpsilon : x + ReciprocalEpsilon);
@@ -69,7 +67,7 @@ public readonly struct NmruUnit : IUnit
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory
     {
-        int inputs = _inputs, width = 2 * _inputs;
+        int inputs = _inputs;
         for (int i = 0; i < inputs; i++)
         {
             float xi = x[xOffset + i];
@@ -77,19 +75,7 @@ public readonly struct NmruUnit : IUnit
             saved[savedOffset + inputs + i] = Reciprocal(xi);
         }
 
-        for (int o = 0; o < _outputs; o++)
-        {
-            int row = paramOffset + o * width, suffix = savedOffset + width + o * width;
-            float s = 1f;
-            for (int j = width - 1; j >= 0; j--)
-            {
-                saved[suffix + j] = s;
-                float w = parameters[row + j];
-                s *= w * saved[savedOffset + j] + 1f - w;
-            }
-
-            y[yOffset + o] = s;
-        }
+        _nmu.Forward(parameters, paramOffset, cache, cacheOffset, saved, savedOffset, y, yOffset, saved, savedOffset + 2 * inputs);
     }
 
     /// <inheritdoc />
@@ -99,32 +85,17 @@ public readonly struct NmruUnit : IUnit
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory
     {
-        int inputs = _inputs, width = 2 * _inputs;
-        if (needInputGradient)
+        int inputs = _inputs;
+        int du = savedOffset + 2 * inputs + _nmu.SavedCount;
+        _nmu.Backward(parameters, paramOffset, cache, cacheOffset, saved, savedOffset, saved, savedOffset + 2 * inputs,
+            dy, dyOffset, grad, gradOffset, needInputGradient, saved, du);
+        if (!needInputGradient)
+            return;
+        for (int i = 0; i < inputs; i++)
         {
-            for (int i = 0; i < inputs; i++)
-                dx[dxOffset + i] = 0f;
-        }
-
-        for (int o = 0; o < _outputs; o++)
-        {
-            float delta = dy[dyOffset + o];
-            int row = o * width, suffix = savedOffset + width + o * width;
-            float prefix = 1f;
-            for (int j = 0; j < width; j++)
-            {
-                float u = saved[savedOffset + j], w = parameters[paramOffset + row + j];
-                float others = prefix * saved[suffix + j];
-                grad[gradOffset + row + j] += delta * (u - 1f) * others;
-                if (needInputGradient)
-                {
-                    float du = delta * w * others;
-                    // d(1/(x ± ε))/dx = −u².
-                    dx[dxOffset + (j < inputs ? j : j - inputs)] += j < inputs ? du : -du * u * u;
-                }
-
-                prefix *= w * u + 1f - w;
-            }
+            // d(1/(x ± ε))/dx = −(1/(x ± ε))².
+            float r = saved[savedOffset + inputs + i];
+            dx[dxOffset + i] = saved[du + i] - r * r * saved[du + inputs + i];
         }
     }
 
@@ -132,26 +103,16 @@ public readonly struct NmruUnit : IUnit
     public void FinishGradient<TMem>(int element, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory
     {
-        // The backward accumulates final gradients.
+        // The NMU's W is used directly: the raw gradient is final.
     }
 
     /// <inheritdoc />
     public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
-        where TMem : struct, IFloatMemory
-    {
-        if (_regularizer.Kind == RegularizerKind.None)
-            return;
-        float scale = _regularizer.StrengthAt(step);
-        if (_regularizer.IsMean)
-            scale /= ElementCount;
-        grad[gradOffset + element] += scale * _regularizer.PenaltyDerivative(parameters[paramOffset + element]);
-    }
+        where TMem : struct, IFloatMemory =>
+        _nmu.Regularize(element, step, parameters, paramOffset, grad, gradOffset);
 
     /// <inheritdoc />
     public void Constrain<TMem>(int element, TMem parameters, int paramOffset)
-        where TMem : struct, IFloatMemory
-    {
-        float w = parameters[paramOffset + element];
-        parameters[paramOffset + element] = w < 0f ? 0f : w > 1f ? 1f : w;
-    }
+        where TMem : struct, IFloatMemory =>
+        _nmu.Constrain(element, parameters, paramOffset);
 }
