@@ -49,8 +49,7 @@ public readonly struct NacUnit : IUnit
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory
     {
-        for (int o = 0; o < _outputs; o++)
-            y[yOffset + o] = cache.Dot(cacheOffset + o * _inputs, x, xOffset, _inputs);
+        LinearMath.Forward(cache, cacheOffset, _inputs, _outputs, x, xOffset, y, yOffset);
     }
 
     /// <inheritdoc />
@@ -60,20 +59,7 @@ public readonly struct NacUnit : IUnit
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory
     {
-        if (needInputGradient)
-        {
-            for (int i = 0; i < _inputs; i++)
-                dx[dxOffset + i] = 0f;
-        }
-
-        for (int o = 0; o < _outputs; o++)
-        {
-            float delta = dy[dyOffset + o];
-            int row = o * _inputs;
-            grad.AddScaled(gradOffset + row, delta, x, xOffset, _inputs);
-            if (needInputGradient)
-                dx.AddScaled(dxOffset, delta, cache, cacheOffset + row, _inputs);
-        }
+        LinearMath.Backward(cache, cacheOffset, _inputs, _outputs, x, xOffset, dy, dyOffset, grad, gradOffset, needInputGradient, dx, dxOffset);
     }
 
     /// <inheritdoc />
