@@ -51,8 +51,20 @@ public static class Program
         catch (Exception e) when (e is DeviceUnavailableException or CheckpointFormatException or DataFileException or FileNotFoundException
             or DirectoryNotFoundException or UnauthorizedAccessException or IOException or ArgumentException or InvalidDataException or InsufficientMemoryException or ObjectDisposedException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine($"error: {Clean(e)}");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// One line for the user: .NET's argument exceptions append "(Parameter 'x')" and "Actual value was …", internal
+    /// names that mean nothing on a command line.
+    /// </summary>
+    internal static string Clean(Exception e)
+    {
+        string message = e.Message.Split('\n')[0].TrimEnd();
+        if (e is ArgumentException { ParamName: { } name })
+            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+        return message;
     }
 }

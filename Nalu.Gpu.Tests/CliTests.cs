@@ -157,6 +157,16 @@ public sealed class CliTests(CliCheckpointFixture checkpoint, ITestOutputHelper 
     }
 
     [Fact]
+    public void LibraryArgumentErrorsPrintOneLineWithoutParameterNames()
+    {
+        var (code, _, stderr) = Run(Train("--hidden", "100000,100000"));
+        Assert.Equal(1, code);
+        Assert.Contains("too large for 32-bit indexing", stderr);
+        Assert.DoesNotContain("(Parameter", stderr);
+        Assert.Single(stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
     public void AnEmptyHiddenIsAUsageErrorNotNoHiddenLayer()
     {
         var (code, _, stderr) = Run(Train("--hidden", ""));
