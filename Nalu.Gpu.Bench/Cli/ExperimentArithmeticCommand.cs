@@ -15,7 +15,7 @@ namespace Nalu.Gpu.Bench.Cli;
 [Verb(VerbName, HelpText = "Experiment 2, the static arithmetic benchmark: units × ops × seeds × range pairs, each model judged at its best " +
     "validation step; success rates with Wilson intervals, solved-at step, sparsity and relative error. Resumable (results.jsonl) and " +
     "splittable (--shard K/N, then 'experiment merge'). Also spelled 'nalu experiment arithmetic'.")]
-public sealed class ExperimentArithmeticOptions : CommonOptions
+public sealed class ExperimentArithmeticOptions : RegularizedOptions
 {
     public const string VerbName = "experiment-arithmetic";
 
@@ -43,24 +43,6 @@ public sealed class ExperimentArithmeticOptions : CommonOptions
         "nalu-gate, nmu, npu, realnpu, nmru (both layers that unit, no regulariser), or presets with the papers' regularisers: nau-nmu (NAU then NMU), " +
         "nau (NAU then NAU), nau-npu, nau-realnpu (NAU then NPU/RealNPU, L1), nau-nmru (NAU then NMRU), inalu (iNALU, unit math only). Default nac,nalu,mlp-relu6,mlp-linear.")]
     public string? Units { get; set; }
-
-    [Option("regularizer", HelpText = RegularizerOptions.KindHelp)]
-    public string? Regularizer { get; set; }
-
-    [Option("lambda", HelpText = RegularizerOptions.LambdaHelp)]
-    public float? Lambda { get; set; }
-
-    [Option("lambda-start", HelpText = RegularizerOptions.StartHelp)]
-    public int? LambdaStart { get; set; }
-
-    [Option("lambda-end", HelpText = RegularizerOptions.EndHelp)]
-    public int? LambdaEnd { get; set; }
-
-    [Option("beta-end", HelpText = RegularizerOptions.BetaEndHelp)]
-    public float? BetaEnd { get; set; }
-
-    [Option("schedule-scale", HelpText = RegularizerOptions.ScaleHelp + "; 0.001 with --quick.")]
-    public double? ScheduleScale { get; set; }
 
     [Option("ops", HelpText = "Ops, comma separated: add, sub, mul, div, square, sqrt. Default all six.")]
     public string? Ops { get; set; }
@@ -155,7 +137,7 @@ public sealed class ExperimentArithmeticOptions : CommonOptions
             throw new UsageException("--out must name a folder.");
         var (shard, shards) = ParseShard(Shard);
         var units = ParseList(Units, ArithmeticUnit.Defaults, ArithmeticUnit.Parse, u => u.Name, "--units");
-        var overrides = RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale, BetaEnd);
+        var overrides = RegularizerOverrides();
         if (overrides is not null && units.All(u => u.Preset is null))
         {
             throw new UsageException("--regularizer, --lambda, --lambda-start, --lambda-end, --beta-end and --schedule-scale apply to the preset units " +

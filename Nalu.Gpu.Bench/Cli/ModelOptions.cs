@@ -9,33 +9,11 @@ using Nalu.Gpu.Training;
 namespace Nalu.Gpu.Bench.Cli;
 
 /// <summary>Options that define a model, a task and an optimizer; shared by train and bench.</summary>
-public abstract class ModelOptions : CommonOptions
+public abstract class ModelOptions : RegularizedOptions
 {
     [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, nalu-gate (input-independent gate σ(G), G per output), nau, nmu, npu, realnpu, nmru, inalu (unit math only, no iNALU recipe), mlp (dense layers, --activation between them, linear output); " +
         "or a two-layer preset with one --hidden width: nau-nmu (NAU then NMU). nau, nmu and nau-nmu carry the paper's sparsity regulariser (see --regularizer).")]
     public string Unit { get; set; } = "nalu";
-
-    [Option("regularizer", HelpText = RegularizerOptions.KindHelp)]
-    public string? Regularizer { get; set; }
-
-    [Option("lambda", HelpText = RegularizerOptions.LambdaHelp)]
-    public float? Lambda { get; set; }
-
-    [Option("lambda-start", HelpText = RegularizerOptions.StartHelp)]
-    public int? LambdaStart { get; set; }
-
-    [Option("lambda-end", HelpText = RegularizerOptions.EndHelp)]
-    public int? LambdaEnd { get; set; }
-
-    [Option("beta-end", HelpText = RegularizerOptions.BetaEndHelp)]
-    public float? BetaEnd { get; set; }
-
-    [Option("schedule-scale", HelpText = RegularizerOptions.ScaleHelp + ".")]
-    public double? ScheduleScale { get; set; }
-
-    /// <summary>The regulariser changes the options ask for (null: none).</summary>
-    internal RegularizerOverrides? RegularizerOverrides() =>
-        RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale, BetaEnd);
 
     [Option("activation", Default = "relu", HelpText = "Hidden activation of mlp: linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, prelu (learned slope), softsign, hardtanh.")]
     public string Activation { get; set; } = "relu";

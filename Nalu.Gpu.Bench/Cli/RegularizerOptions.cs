@@ -1,8 +1,37 @@
+using CommandLine;
 using System.Globalization;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;
 
 namespace Nalu.Gpu.Bench.Cli;
+
+/// <summary>
+/// The regulariser options of train and experiment arithmetic, declared once: both verbs' option classes derive from this.
+/// </summary>
+public abstract class RegularizedOptions : CommonOptions
+{
+    [Option("regularizer", HelpText = RegularizerOptions.KindHelp)]
+    public string? Regularizer { get; set; }
+
+    [Option("lambda", HelpText = RegularizerOptions.LambdaHelp)]
+    public float? Lambda { get; set; }
+
+    [Option("lambda-start", HelpText = RegularizerOptions.StartHelp)]
+    public int? LambdaStart { get; set; }
+
+    [Option("lambda-end", HelpText = RegularizerOptions.EndHelp)]
+    public int? LambdaEnd { get; set; }
+
+    [Option("beta-end", HelpText = RegularizerOptions.BetaEndHelp)]
+    public float? BetaEnd { get; set; }
+
+    [Option("schedule-scale", HelpText = RegularizerOptions.ScaleHelp + " (0.001 with experiment arithmetic --quick).")]
+    public double? ScheduleScale { get; set; }
+
+    /// <summary>The regulariser changes the options ask for (null: none); a bad value is a <see cref="UsageException"/>.</summary>
+    internal Nalu.Gpu.Models.RegularizerOverrides? RegularizerOverrides() =>
+        RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale, BetaEnd);
+}
 
 /// <summary>The regulariser options shared by train and experiment arithmetic: help texts and their validation.</summary>
 internal static class RegularizerOptions

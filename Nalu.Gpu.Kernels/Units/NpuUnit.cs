@@ -173,15 +173,11 @@ public readonly struct NpuUnit : IUnit
     public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory
     {
-        if (_regularizer.Kind == RegularizerKind.None)
-            return;
-        int weights = Weights;
-        float scale = _regularizer.StrengthAt(step);
-        if (_regularizer.IsMean)
-            scale /= IsReal ? weights : 2 * weights;
-        grad[gradOffset + element] += scale * _regularizer.PenaltyDerivative(parameters[paramOffset + element]);
+        // Work item e regularises W_re[e] and, for the complex NPU, W_im[e]; the penalty covers both matrices.
+        int weights = Weights, count = IsReal ? weights : 2 * weights;
+        UnitMath.AddRegularizerGradient(_regularizer, step, count, element, parameters, paramOffset, grad, gradOffset);
         if (!IsReal)
-            grad[gradOffset + weights + element] += scale * _regularizer.PenaltyDerivative(parameters[paramOffset + weights + element]);
+            UnitMath.AddRegularizerGradient(_regularizer, step, count, weights + element, parameters, paramOffset, grad, gradOffset);
     }
 
     /// <inheritdoc />
