@@ -106,10 +106,8 @@ public struct StoredSource<TData> : IDataSource where TData : struct, IFloatMemo
     {
         int row = DataSampling.Row(Mode, PerModelStreams != 0 ? seed : SharedSeed, Rows, Batch, step, sample);
         int xRow = row * Inputs, yRow = row * Outputs;
-        for (int i = 0; i < Inputs; i++)
-            x[xOffset + i] = X[xRow + i];
-        for (int o = 0; o < Outputs; o++)
-            targets[targetOffset + o] = Y[yRow + o];
+        x.CopyFrom(xOffset, X, xRow, Inputs);
+        targets.CopyFrom(targetOffset, Y, yRow, Outputs);
     }
 }
 

@@ -34,6 +34,9 @@ public interface IFloatMemory
     /// the same values on every memory type, bit for bit.
     /// </summary>
     void StoreUniform(int offset, ulong key, uint counter, uint firstIndex, int count, SampleRange range);
+
+    /// <summary><c>this[offset+i] = source[sourceOffset+i]</c> for i &lt; <paramref name="count"/> (a stored data set's row into a sample).</summary>
+    void CopyFrom<TOther>(int offset, TOther source, int sourceOffset, int count) where TOther : struct, IFloatMemory;
 }
 
 /// <summary>An ILGPU view as <see cref="IFloatMemory"/>; what every kernel instantiates the unit math with.</summary>
@@ -73,6 +76,13 @@ public struct DeviceMemory : IFloatMemory
     {
         for (int i = 0; i < count; i++)
             View[offset + i] = UnitMath.LogAbs(x[xOffset + i]);
+    }
+
+    /// <inheritdoc />
+    public void CopyFrom<TOther>(int offset, TOther source, int sourceOffset, int count) where TOther : struct, IFloatMemory
+    {
+        for (int i = 0; i < count; i++)
+            View[offset + i] = source[sourceOffset + i];
     }
 
     /// <inheritdoc />
@@ -177,6 +187,22 @@ public readonly unsafe struct HostMemory : IFloatMemory
 
         for (; i < count; i++)
             dst[i] = UnitMath.LogAbs(x[xOffset + i]);
+    }
+
+    /// <inheritdoc />
+    public void CopyFrom<TOther>(int offset, TOther source, int sourceOffset, int count) where TOther : struct, IFloatMemory
+    {
+        float* src = Pointer(source);
+        float* dst = _data + offset;
+        if (src is not null)
+        {
+            // A stored row is a gather of one random row; a block copy lets the CPU stream it instead of going element by element.
+            Buffer.MemoryCopy(src + sourceOffset, dst, (long)count * sizeof(float), (long)count * sizeof(float));
+            return;
+        }
+
+        for (int i = 0; i < count; i++)
+            dst[i] = source[sourceOffset + i];
     }
 
     /// <inheritdoc />

@@ -46,6 +46,12 @@ public readonly struct ArrayMemory(float[] data) : IFloatMemory
         for (int i = 0; i < count; i++)
             Data[offset + i] = range.Map(CounterRng.Uniform(key, counter, firstIndex + (uint)i));
     }
+
+    public void CopyFrom<TOther>(int offset, TOther source, int sourceOffset, int count) where TOther : struct, IFloatMemory
+    {
+        for (int i = 0; i < count; i++)
+            Data[offset + i] = source[sourceOffset + i];
+    }
 }
 
 /// <summary>Host-side data and references for the host-API tests.</summary>
