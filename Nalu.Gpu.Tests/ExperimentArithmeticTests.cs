@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Nalu.Gpu.Bench.Experiments;
+using Nalu.Gpu.Experiments;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;

@@ -1,4 +1,5 @@
 using Nalu.Gpu.Bench.Experiments;
+using Nalu.Gpu.Experiments;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using CommandLine;
 using Nalu.Gpu.Bench.Experiments;
+using Nalu.Gpu.Experiments;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
 using Spectre.Console;

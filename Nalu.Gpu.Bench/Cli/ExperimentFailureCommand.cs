@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using CommandLine;
 using Nalu.Gpu.Bench.Experiments;
+using Nalu.Gpu.Experiments;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Models;
 using Spectre.Console;

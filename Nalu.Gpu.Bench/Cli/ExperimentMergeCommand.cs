@@ -1,5 +1,6 @@
 using CommandLine;
 using Nalu.Gpu.Bench.Experiments;
+using Nalu.Gpu.Experiments;
 
 namespace Nalu.Gpu.Bench.Cli;
 

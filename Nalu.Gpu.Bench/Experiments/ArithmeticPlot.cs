@@ -1,4 +1,5 @@
 using ScottPlot;
+using Nalu.Gpu.Experiments;
 
 namespace Nalu.Gpu.Bench.Experiments;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using ScottPlot;
+using Nalu.Gpu.Experiments;
 
 namespace Nalu.Gpu.Bench.Experiments;
 

@@ -4,7 +4,7 @@ using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;
 using Nalu.Gpu.Training;
 
-namespace Nalu.Gpu.Bench.Experiments;
+namespace Nalu.Gpu.Experiments;
 
 /// <summary>
 /// Settings of Experiment 1 (science.md): an autoencoder learns the scalar identity on U[−r, r] and is

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Nalu.Gpu.Bench.Experiments;
+namespace Nalu.Gpu.Experiments;
 
 /// <summary>
 /// One finished model of the arithmetic benchmark: one line of <c>results.jsonl</c>. The key is (unit, op,

@@ -6,7 +6,7 @@ using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;
 using Nalu.Gpu.Training;
 
-namespace Nalu.Gpu.Bench.Experiments;
+namespace Nalu.Gpu.Experiments;
 
 /// <summary>A unit of the benchmark: a name as the CLI spells it and the layer of that unit, or a model preset.</summary>
 /// <param name="Name">e.g. <c>nac</c>, <c>nalu</c>, <c>mlp-relu6</c>, <c>mlp-linear</c>, <c>nau-nmu</c>.</param>
