@@ -5,6 +5,7 @@
 using System.Diagnostics;
 using Nalu.Gpu.Checkpoints;
 using Nalu.Gpu.Devices;
+using Nalu.Gpu.Experiments;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;
@@ -57,6 +58,22 @@ if (!(scores.Extrapolation[0] < MaxExtrapolationMse))
 if (!y.Zip(yLoaded).All(pair => pair.First.SequenceEqual(pair.Second)))
 {
     Console.Error.WriteLine("FAIL: the reloaded checkpoint predicts differently");
+    ok = false;
+}
+
+// The arithmetic sweep's engine from code (README, "The arithmetic benchmark"): a tiny grid, checked for its row.
+var sweep = new ArithmeticSettings
+{
+    Units = [ArithmeticUnit.Parse("nac")], Ops = [ArithmeticOp.Add], Seeds = 2, Steps = 300, EvalEvery = 100,
+    Inputs = 2, SubsetSize = 1, SubsetGap = 1, EvalSamples = 500, ThresholdSamples = 10_000,
+};
+var records = new List<ModelRecord>();
+ArithmeticExperiment.Run(device, sweep, ArithmeticExperiment.Grid(sweep), records.AddRange);
+var rows = ArithmeticTable.Rows(records);
+Console.WriteLine(ArithmeticTable.Markdown(rows));
+if (records.Count != 2 || rows.Count != 1)
+{
+    Console.Error.WriteLine($"FAIL: the sweep gave {records.Count} records and {rows.Count} rows, expected 2 and 1");
     ok = false;
 }
 
