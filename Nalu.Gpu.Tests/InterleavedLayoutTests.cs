@@ -1,5 +1,6 @@
 using ILGPU;
 using ILGPU.Runtime;
+using ILGPU.Runtime.CPU;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Kernels.Kernels;
