@@ -153,22 +153,27 @@ internal static class BenchCommand
                     flops, Roofline.BytesPerSample(arch, config.Batch), rate * config.Batch * flops / peak, basis,
                     torch?.ModelStepsPerSecond, torch?.Threads, torch is null ? null : torchDevice,
                     torch is null ? null : rate / torch.ModelStepsPerSecond));
+                WriteFiles(final: false);
             }
         }
 
         Print(rows, log, script is null && !o.NoTorch);
-        if (o.Markdown is not null)
-            Output.WriteAtomically(o.Markdown, MarkdownTable(rows, skipped));
-        if (o.Json is not null)
-        {
-            string json = JsonSerializer.Serialize(rows, Output.Json);
-            if (toStdout)
-                Console.WriteLine(json);
-            else
-                Output.WriteAtomically(o.Json, json);
-        }
-
+        WriteFiles(final: true);
         return 0;
+
+        // The files are rewritten after every row, so a grid stopped by a time limit still leaves what it measured.
+        void WriteFiles(bool final)
+        {
+            if (o.Markdown is not null)
+                Output.WriteAtomically(o.Markdown, MarkdownTable(rows, skipped));
+            if (o.Json is null)
+                return;
+            string json = JsonSerializer.Serialize(rows, Output.Json);
+            if (!toStdout)
+                Output.WriteAtomically(o.Json, json);
+            else if (final)
+                Console.WriteLine(json);
+        }
     }
 
     private static (DeviceKind Kind, int Index)[] ResolveDevices(BenchOptions o)

@@ -110,6 +110,9 @@ public sealed class Trainer : IDisposable
         var arch = model.Architecture;
         double batchedBytes = Strategy == TrainingStrategy.Batched
             ? 4.0 * p * _options.Batch * (arch.Inputs + 3.0 * arch.Outputs + model.Kernels.SavedCount) : 0;
+        // The interleaved kernel indexes j·P + p in 32-bit arithmetic, as the row layout indexes p·N + j.
+        if (Strategy == TrainingStrategy.FusedInterleaved && (long)p * Math.Max(2L * n, model.Kernels.ScratchPerModel) > int.MaxValue)
+            throw new ArgumentException($"{p} models of {n} parameters are too many for the interleaved layout (2³¹ floats per buffer).", nameof(model));
         // The interleaved layout trains in its own copies of every per-model buffer.
         double interleavedBytes = Strategy == TrainingStrategy.FusedInterleaved
             ? 4.0 * p * (4.0 * n + model.Kernels.CacheCount + model.Kernels.ScratchPerModel) : 0;
@@ -534,9 +537,6 @@ public sealed class Trainer : IDisposable
         {
             var a = model.Device.Accelerator;
             long p = model.Count, n = model.ParameterCount;
-            // The kernel indexes j·P + p in 32-bit arithmetic, as the row layout indexes p·N + j.
-            if (p * Math.Max(2 * n, model.Kernels.ScratchPerModel) > int.MaxValue)
-                throw new ArgumentException($"{p} models of {n} parameters are too many for the interleaved layout (2³¹ floats per buffer).");
             Parameters = a.Allocate1D<float>(p * n);
             Gradients = a.Allocate1D<float>(p * n);
             Cache = a.Allocate1D<float>(Math.Max(1, p * model.Kernels.CacheCount));
