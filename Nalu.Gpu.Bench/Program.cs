@@ -49,7 +49,7 @@ public static class Program
             return 2;
         }
         catch (Exception e) when (e is DeviceUnavailableException or CheckpointFormatException or DataFileException or FileNotFoundException
-            or DirectoryNotFoundException or UnauthorizedAccessException or IOException or ArgumentException or InvalidDataException or InsufficientMemoryException or ObjectDisposedException)
+            or DirectoryNotFoundException or UnauthorizedAccessException or IOException or ArgumentException or InvalidDataException or InsufficientMemoryException or ObjectDisposedException or NotSupportedException)
         {
             Console.Error.WriteLine($"error: {Clean(e)}");
             return 1;

@@ -299,7 +299,8 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         foreach (var expected in new[]
         {
             "UnitKernels.PrepareCache", "UnitKernels.Forward", "UnitKernels.Backward", "UnitKernels.FinishGradients",
-            "UnitKernels.Constrain", "UnitKernels.ReduceGradients", "FusedTrainingKernel.Steps", "EvaluationKernel.SquaredErrors",
+            "UnitKernels.Constrain", "UnitKernels.ReduceGradients", "FusedTrainingKernel.Steps", "FusedTrainingKernel.InterleavedSteps",
+            "LayoutKernels.Interleave", "LayoutKernels.Deinterleave", "EvaluationKernel.SquaredErrors",
             "LossKernels.MseGradient", "LossKernels.MseLoss", "OptimizerKernels.NormScales", "OptimizerKernels.Update", "TaskKernels.Generate",
         })
         {
@@ -310,7 +311,7 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         Assert.Equal(["Arithmetic", "Stored"], Sources.Select(s => s.Name).ToArray());
         int unitSource = SourceKernels.Count(k => k.Method.GetGenericArguments().Length == 2);
         int sourceOnly = SourceKernels.Length - unitSource;
-        Assert.Equal(3, SourceKernels.Length);
+        Assert.Equal(4, SourceKernels.Length);
         Assert.Equal(GenericKernels.Length * Units.Length + PlainKernels.Length
             + unitSource * (Units.Length + Sources.Length - 1) + sourceOnly * Sources.Length, AllKernels.Count);
     }

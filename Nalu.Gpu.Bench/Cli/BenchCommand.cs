@@ -41,6 +41,15 @@ public sealed class BenchOptions : CommonOptions
 
     [Option("json", HelpText = "Write all results as JSON to this file ('-' for stdout).")]
     public string? Json { get; set; }
+
+    [Option("strategy", Default = "auto", HelpText = "Step layouts to time, comma separated (auto, fused, fused-interleaved, group, batched, native): a row per layout. A layout the device or this build cannot run is reported and skipped.")]
+    public string Strategy { get; set; } = "auto";
+
+    [Option("models", HelpText = "Population sizes P to time instead of each configuration's own, comma separated (e.g. 1,64,1024,8192): a row per P.")]
+    public string? Models { get; set; }
+
+    [Option("markdown", HelpText = "Also write the table as Markdown to this file.")]
+    public string? Markdown { get; set; }
 }
 
 /// <summary>One configuration timed on one device.</summary>
@@ -83,6 +92,18 @@ internal static class BenchCommand
         if (configs.Length == 0)
             throw new UsageException($"--config '{o.Config}' is not one of {string.Join(", ", Configs.Select(c => c.Name))}, all.");
         var kinds = ResolveDevices(o);
+        var strategies = o.Strategy.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(ModelOptions.ParseStrategy).Distinct().ToArray();
+        if (strategies.Length == 0)
+            throw new UsageException("--strategy needs at least one layout.");
+        int[]? populations = o.Models?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(m => int.TryParse(m, NumberStyles.None, CultureInfo.InvariantCulture, out int p) && p >= 1 ? p
+                : throw new UsageException($"--models '{m}' is not a whole number ≥ 1."))
+            .Distinct().ToArray();
+        if (populations is { Length: 0 })
+            throw new UsageException("--models needs at least one population size.");
+        if (populations is not null)
+            configs = configs.SelectMany(c => populations.Select(p => c with { Models = p })).ToArray();
         if (o.TorchScript is not null && !File.Exists(o.TorchScript))
             throw new UsageException($"--torch-script '{o.TorchScript}' does not exist; it should be tools/torch/nalu_bench.py of a clone of the Nalu.Gpu repository.");
         string? script = o.NoTorch ? null : o.TorchScript is not null ? Path.GetFullPath(o.TorchScript) : FindTorchScript();
@@ -93,19 +114,36 @@ internal static class BenchCommand
 
         var rows = new List<BenchRow>();
         var torchCache = new Dictionary<(string, string), TorchResult?>();
-        foreach (var kind in kinds)
+        var skipped = new List<string>();
+        foreach (var (kind, index) in kinds)
         {
-            using var device = NaluDevice.Create(kind);
+            using var device = NaluDevice.Create(kind, index);
             foreach (var config in configs)
+            foreach (var requested in strategies)
             {
-                log.WriteLine($"[{config.Name}] {device} …");
-                var (rate, strategy) = TimeOurs(device, config, o);
+                log.WriteLine($"[{config.Name}, P = {config.Models}, {ModelOptions.StrategyName(requested)}] {device} …");
+                double rate;
+                string strategy;
+                try
+                {
+                    (rate, strategy) = TimeOurs(device, config, o, requested);
+                }
+                catch (Exception e) when (e is NotSupportedException or ArgumentException or InsufficientMemoryException)
+                {
+                    // A layout this device or build cannot run (native on a GPU, group where it is not built, a
+                    // population too large for the device) is a hole in the grid, not the end of the run.
+                    string line = $"{config.Name}, P = {config.Models}, {ModelOptions.StrategyName(requested)} on {device.ShortName}: skipped ({e.Message})";
+                    log.WriteLine("  " + line);
+                    skipped.Add(line);
+                    continue;
+                }
+
                 string torchDevice = o.TorchDevice == "auto" ? (kind == DeviceKind.Cuda ? "cuda" : "cpu") : o.TorchDevice;
-                if (!torchCache.TryGetValue((config.Name, torchDevice), out var torch))
+                if (!torchCache.TryGetValue((config.Name + "/" + config.Models, torchDevice), out var torch))
                 {
                     // The peer script only generates data; a stored-set row is compared with our generator instead.
                     torch = script is null || config.StoredRows > 0 ? null : TimeTorch(o.Python, script, config, torchDevice, o.Repeats, log);
-                    torchCache[(config.Name, torchDevice)] = torch;
+                    torchCache[(config.Name + "/" + config.Models, torchDevice)] = torch;
                 }
 
                 var arch = config.Architecture();
@@ -115,42 +153,74 @@ internal static class BenchCommand
                     flops, Roofline.BytesPerSample(arch, config.Batch), rate * config.Batch * flops / peak, basis,
                     torch?.ModelStepsPerSecond, torch?.Threads, torch is null ? null : torchDevice,
                     torch is null ? null : rate / torch.ModelStepsPerSecond));
+                WriteFiles(final: false);
             }
         }
 
         Print(rows, log, script is null && !o.NoTorch);
-        if (o.Json is not null)
-        {
-            string json = JsonSerializer.Serialize(rows, Output.Json);
-            if (toStdout)
-                Console.WriteLine(json);
-            else
-                Output.WriteAtomically(o.Json, json);
-        }
-
+        WriteFiles(final: true);
         return 0;
+
+        // The files are rewritten after every row, so a grid stopped by a time limit still leaves what it measured.
+        void WriteFiles(bool final)
+        {
+            if (o.Markdown is not null)
+                Output.WriteAtomically(o.Markdown, MarkdownTable(rows, skipped));
+            if (o.Json is null)
+                return;
+            string json = JsonSerializer.Serialize(rows, Output.Json);
+            if (!toStdout)
+                Output.WriteAtomically(o.Json, json);
+            else if (final)
+                Console.WriteLine(json);
+        }
     }
 
-    private static DeviceKind[] ResolveDevices(BenchOptions o)
+    private static (DeviceKind Kind, int Index)[] ResolveDevices(BenchOptions o)
     {
         if (o.Devices is null)
         {
             if (o.DeviceKind != DeviceKind.Auto)
-                return [o.DeviceKind];
+                return [(o.DeviceKind, o.DeviceIndex)];
             bool cuda = NaluDevice.List().Any(d => d.Kind == DeviceKind.Cuda);
-            return cuda ? [DeviceKind.Cuda] : [DeviceKind.Cpu, DeviceKind.Native];
+            return cuda ? [(DeviceKind.Cuda, 0)] : [(DeviceKind.Cpu, 0), (DeviceKind.Native, 0)];
         }
 
-        return o.Devices.Split(',').Select(d => new TrainOptions { Device = d.Trim() }.DeviceKind).Distinct().ToArray();
+        return o.Devices.Split(',').Select(CommonOptions.ParseDevice).Distinct().ToArray();
+    }
+
+    /// <summary>The rows as a Markdown table (model-steps/s, and PyTorch's where it ran), then the skipped layouts.</summary>
+    internal static string MarkdownTable(IReadOnlyList<BenchRow> rows, IReadOnlyList<string> skipped)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine("| Configuration | Device | Strategy | P | Batch | Model-steps/s | Samples/s | PyTorch model-steps/s | Ratio |");
+        sb.AppendLine("|---|---|---|---:|---:|---:|---:|---:|---:|");
+        foreach (var r in rows)
+        {
+            sb.AppendLine(inv, $"| {r.Config} | {r.Device} | {r.Strategy} | {r.Models} | {r.Batch} | {r.ModelStepsPerSecond.ToString("N0", inv)} | " +
+                $"{r.SamplesPerSecond.ToString("0.0e0", inv)} | {(r.TorchModelStepsPerSecond is { } t ? t.ToString("N0", inv) : "—")} | " +
+                $"{(r.Ratio is { } x ? x.ToString("F2", inv) + "×" : "—")} |");
+        }
+
+        if (skipped.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Skipped:");
+            foreach (string line in skipped)
+                sb.AppendLine("- " + line);
+        }
+
+        return sb.ToString();
     }
 
     /// <summary>Median model-steps/s over repeats of about --seconds each, after an untimed warm-up (kernel compile, JIT).</summary>
-    private static (double Rate, string Strategy) TimeOurs(NaluDevice device, Config config, BenchOptions o)
+    private static (double Rate, string Strategy) TimeOurs(NaluDevice device, Config config, BenchOptions o, TrainingStrategy strategy)
     {
         var seeds = Enumerable.Range(0, config.Models).ToArray();
         using var model = new Model(device, config.Architecture(), seeds);
         var task = new ArithmeticTask(ArithmeticOp.Mul);
-        var options = new TrainerOptions { Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50 };
+        var options = new TrainerOptions { Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50, Strategy = strategy };
         using var data = config.StoredRows > 0 ? StoredTaskSamples(device, task, config.StoredRows) : null;
         using var trainer = data is null ? new Trainer(model, task, options) : new Trainer(model, data, options);
         trainer.Train(2);
@@ -166,7 +236,7 @@ internal static class BenchCommand
             rates.Add(steps * (double)config.Models / clock.Elapsed.TotalSeconds);
         }
 
-        return (rates.Order().ElementAt(rates.Count / 2), trainer.Strategy.ToString().ToLowerInvariant());
+        return (rates.Order().ElementAt(rates.Count / 2), ModelOptions.StrategyName(trainer.Strategy));
     }
 
     /// <summary>

@@ -322,7 +322,7 @@ internal static class ExperimentArithmeticCommand
         var clock = Stopwatch.StartNew();
         if (pending.Count > 0)
         {
-            using var device = NaluDevice.Create(o.DeviceKind);
+            using var device = NaluDevice.Create(o.DeviceKind, o.DeviceIndex);
             if (!o.Quiet)
                 log.WriteLine($"Device: {device}");
             void OnRecords(IReadOnlyList<ModelRecord> finished)

@@ -173,7 +173,7 @@ internal static class ExperimentFailureCommand
         var settings = o.BuildSettings();
         if (File.Exists(o.Out))
             throw new UsageException($"--out '{o.Out}' is a file; give a folder.");
-        using var device = NaluDevice.Create(o.DeviceKind);
+        using var device = NaluDevice.Create(o.DeviceKind, o.DeviceIndex);
         Directory.CreateDirectory(o.Out);   // now, so a folder that cannot be made fails before the training
         string command = o.CommandLine(settings);
         var architectures = FailureExperiment.Architectures(settings);

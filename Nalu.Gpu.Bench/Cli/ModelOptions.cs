@@ -54,7 +54,7 @@ public abstract class ModelOptions : RegularizedOptions
     [Option("extrapolation", Default = "2:6", HelpText = "Test range, same syntax, e.g. --extrapolation=-6:-2,2:6.")]
     public string Extrapolation { get; set; } = "2:6";
 
-    [Option("strategy", Default = "auto", HelpText = "Step layout: auto, fused (one thread per model, many steps per launch), batched (batch-parallel launches), native (plain C# on the host; needs --device cpu or native).")]
+    [Option("strategy", Default = "auto", HelpText = "Step layout: auto (the README's rule), fused (one thread per model, many steps per launch), fused-interleaved (the same over model-interleaved memory, coalesced on a GPU), group (one thread group per model), batched (batch-parallel launches), native (plain C# on the host; needs --device cpu or native).")]
     public string Strategy { get; set; } = "auto";
 
     internal ArithmeticTask BuildTask()
@@ -165,14 +165,7 @@ public abstract class ModelOptions : RegularizedOptions
             "rmsprop" => OptimizerOptions.RmsProp(LearningRate),
             _ => throw new UsageException($"--optimizer '{Optimizer}' is not one of adam, sgd, rmsprop."),
         };
-        var strategy = Strategy.ToLowerInvariant() switch
-        {
-            "auto" => TrainingStrategy.Auto,
-            "fused" => TrainingStrategy.Fused,
-            "batched" => TrainingStrategy.Batched,
-            "native" => TrainingStrategy.Native,
-            _ => throw new UsageException($"--strategy '{Strategy}' is not one of auto, fused, batched, native."),
-        };
+        var strategy = ParseStrategy(Strategy);
         return new TrainerOptions
         {
             Batch = Batch,
@@ -183,6 +176,30 @@ public abstract class ModelOptions : RegularizedOptions
             Strategy = strategy,
         };
     }
+
+    /// <summary>
+    /// A --strategy name: any <see cref="TrainingStrategy"/> member, case and dashes ignored (fused-interleaved), or
+    /// interleaved for <see cref="TrainingStrategy.FusedInterleaved"/>.
+    /// </summary>
+    internal static TrainingStrategy ParseStrategy(string name)
+    {
+        string key = name.Trim().Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal);
+        if (key.Equals("interleaved", StringComparison.OrdinalIgnoreCase))
+            return TrainingStrategy.FusedInterleaved;
+        if (!key.All(char.IsAsciiLetter) || !Enum.TryParse<TrainingStrategy>(key, ignoreCase: true, out var strategy))
+        {
+            throw new UsageException($"--strategy '{name}' is not one of " +
+                string.Join(", ", Enum.GetNames<TrainingStrategy>().Select(StrategyName)) + ".");
+        }
+
+        return strategy;
+    }
+
+    /// <summary>The command-line spelling of a strategy: fused-interleaved for FusedInterleaved.</summary>
+    internal static string StrategyName(TrainingStrategy strategy) => StrategyName(strategy.ToString());
+
+    private static string StrategyName(string member) =>
+        string.Concat(member.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
 
     /// <summary>Seeds seed, seed+1, …; a range that would pass int.MaxValue is a usage error rather than wrapping to negative seeds.</summary>
     internal int[] Seeds => (long)Seed + Models - 1 > int.MaxValue

@@ -42,7 +42,7 @@ internal static class PredictCommand
         int inputs = contents.Architecture.Inputs;
         var (x, rows) = ReadInputs(o.Input, inputs);
 
-        using var device = NaluDevice.Create(o.DeviceKind);
+        using var device = NaluDevice.Create(o.DeviceKind, o.DeviceIndex);
         using var model = new Models.Model(device, contents.Architecture, contents.Seeds);
         model.SetParameters(contents.Parameters);
         var outputs = model.Predict(x, rows);

@@ -98,7 +98,7 @@ internal static class TrainCommand
             throw new UsageException(e.Message);
         }
 
-        using var device = NaluDevice.Create(o.DeviceKind);
+        using var device = NaluDevice.Create(o.DeviceKind, o.DeviceIndex);
         bool toStdout = o.Json == "-";
         var log = toStdout ? new StreamWriter(Console.OpenStandardError()) { AutoFlush = true } : Console.Out;
         log.WriteLine($"Device: {device}");

@@ -36,7 +36,7 @@ internal static class TrainDataCommand
         var architecture = o.BuildArchitecture(inputs: trainX.Columns, outputs: trainY.Columns);
         var options = o.BuildTrainerOptions(o.EvalEvery, Math.Max(1, o.EvalSamples));
 
-        using var device = NaluDevice.Create(o.DeviceKind);
+        using var device = NaluDevice.Create(o.DeviceKind, o.DeviceIndex);
         bool toStdout = o.Json == "-";
         var log = toStdout ? new StreamWriter(Console.OpenStandardError()) { AutoFlush = true } : Console.Out;
         log.WriteLine($"Device: {device}");

@@ -22,7 +22,7 @@ public struct FusedStepArgs
     public OptimizerSettings Optimizer;
     /// <summary>(P) per-model learning rates.</summary>
     public ArrayView<float> LearningRates;
-    /// <summary>(P, N)</summary>
+    /// <summary>(P, N); (N, P) for <see cref="FusedTrainingKernel.InterleavedSteps"/>, as every buffer below.</summary>
     public ArrayView<float> Parameters;
     /// <summary>(P, N) scratch for the gradient.</summary>
     public ArrayView<float> Gradients;
@@ -63,54 +63,76 @@ public static class FusedTrainingKernel
     public static int SampleScratchCount<TUnit>(TUnit unit) where TUnit : struct, IUnit =>
         unit.Inputs + 3 * unit.Outputs + unit.SavedCount;
 
-    /// <summary>Runs <see cref="FusedStepArgs.Steps"/> steps; one work item per model.</summary>
+    /// <summary>Runs <see cref="FusedStepArgs.Steps"/> steps; one work item per model, each model's data one row.</summary>
     public static void Steps<TUnit, TSource>(TUnit unit, TSource source, FusedStepArgs a)
+        where TUnit : struct, IUnit
+        where TSource : struct, IDataSource
+    {
+        int stride = Grid.DimX * Group.DimX;
+        int n = unit.ParameterCount, c = unit.CacheCount, k = ScratchCount(unit);
+        for (int p = Grid.GlobalIndex.X; p < a.Models; p += stride)
+        {
+            a.Losses[p] = TrainModel(unit, source, a,
+                new DeviceMemory(a.Parameters.SubView(p * n, n)), new DeviceMemory(a.Gradients.SubView(p * n, n)),
+                new DeviceMemory(a.Cache.SubView(p * c, c)), new DeviceMemory(a.State.SubView(2 * p * n, 2 * n)),
+                new DeviceMemory(a.Scratch.SubView(p * k, k)), a.Seeds[p], a.Ops[p], a.LearningRates[p]);
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Steps{TUnit, TSource}"/> over model-interleaved buffers: element j of model p of every buffer of
+    /// <paramref name="a"/> (parameters, gradients, cache, state, scratch) is at <c>j·P + p</c> (see
+    /// <see cref="InterleavedMemory"/>), so the threads of a warp, consecutive models, touch consecutive floats. The
+    /// same <see cref="TrainModel"/> runs, so each model trains to the same bits as in the row layout.
+    /// </summary>
+    public static void InterleavedSteps<TUnit, TSource>(TUnit unit, TSource source, FusedStepArgs a)
         where TUnit : struct, IUnit
         where TSource : struct, IDataSource
     {
         int stride = Grid.DimX * Group.DimX;
         for (int p = Grid.GlobalIndex.X; p < a.Models; p += stride)
         {
-            a.Losses[p] = TrainModel(unit, source, a, p, new DeviceMemory(a.Parameters), new DeviceMemory(a.Gradients),
-                new DeviceMemory(a.Cache), new DeviceMemory(a.State), new DeviceMemory(a.Scratch),
-                a.Seeds[p], a.Ops[p], a.LearningRates[p]);
+            a.Losses[p] = TrainModel(unit, source, a,
+                new InterleavedMemory(a.Parameters, a.Models, p), new InterleavedMemory(a.Gradients, a.Models, p),
+                new InterleavedMemory(a.Cache, a.Models, p), new InterleavedMemory(a.State, a.Models, p),
+                new InterleavedMemory(a.Scratch, a.Models, p), a.Seeds[p], a.Ops[p], a.LearningRates[p]);
         }
     }
 
     /// <summary>
-    /// The per-model body, generic over memory so the native CPU path runs exactly this code.
-    /// Returns the last step's mean training loss (the MSE of the batch, without any regulariser).
+    /// The per-model body, generic over memory so every layout and the native CPU path run exactly this code. Each
+    /// memory is this model's own, from element 0: parameters (N), gradients (N), cache (C), optimizer state (2N) and
+    /// scratch (<see cref="ScratchCount"/>). Returns the last step's mean training loss (the MSE of the batch, without
+    /// any regulariser).
     /// </summary>
     public static float TrainModel<TUnit, TSource, TMem>(
-        TUnit unit, TSource source, FusedStepArgs a, int p, TMem parameters, TMem gradients, TMem cache, TMem state, TMem scratch,
+        TUnit unit, TSource source, FusedStepArgs a, TMem parameters, TMem gradients, TMem cache, TMem state, TMem scratch,
         int seed, int op, float learningRate)
         where TUnit : struct, IUnit
         where TSource : struct, IDataSource
         where TMem : struct, IFloatMemory
     {
         int n = unit.ParameterCount;
-        int pOff = p * n, cOff = p * unit.CacheCount;
-        int scratchOff = p * ScratchCount(unit);
-        int sliceOff = scratchOff + SampleScratchCount(unit);
+        int sliceOff = SampleScratchCount(unit);
         int slices = Slices(a.Batch);
         float lastLoss = 0f;
         for (int s = 0; s < a.Steps; s++)
         {
             int step = a.FirstStep + s;
-            BeginStep(unit, parameters, pOff, cache, cOff, gradients, pOff);
+            BeginStep(unit, parameters, 0, cache, 0, gradients, 0);
             // Slice 0 accumulates straight into the zeroed gradient (0 + x is x exactly); later slices go through
             // the slice buffer, as the split native path does.
-            float loss = AccumulateSlice(unit, source, a, step, seed, op, 0, parameters, pOff, cache, cOff, gradients, pOff, scratch, scratchOff);
+            float loss = AccumulateSlice(unit, source, a, step, seed, op, 0, parameters, 0, cache, 0, gradients, 0, scratch, 0);
             for (int slice = 1; slice < slices; slice++)
             {
                 for (int j = 0; j < n; j++)
                     scratch[sliceOff + j] = 0f;
-                loss += AccumulateSlice(unit, source, a, step, seed, op, slice, parameters, pOff, cache, cOff, scratch, sliceOff, scratch, scratchOff);
+                loss += AccumulateSlice(unit, source, a, step, seed, op, slice, parameters, 0, cache, 0, scratch, sliceOff, scratch, 0);
                 for (int j = 0; j < n; j++)
-                    gradients[pOff + j] += scratch[sliceOff + j];
+                    gradients[j] += scratch[sliceOff + j];
             }
 
-            FinishStep(unit, a.Optimizer, learningRate, step, parameters, gradients, state, pOff);
+            FinishStep(unit, a.Optimizer, learningRate, step, parameters, gradients, state, 0);
             lastLoss = loss / (a.Batch * unit.Outputs);
         }
 

@@ -283,12 +283,16 @@ public sealed class NaluDevice : IDisposable
         }
     }
 
-    /// <summary>A launch configuration for a grid-stride loop over <paramref name="workItems"/> items.</summary>
-    internal KernelConfig LaunchFor(long workItems)
+    /// <summary>
+    /// A launch configuration for a grid-stride loop over <paramref name="workItems"/> items, in groups of
+    /// <paramref name="gpuGroupSize"/> threads on a GPU (thread-per-model kernels ask for one warp, so a population of
+    /// P models spreads over P/32 multiprocessors rather than P/128).
+    /// </summary>
+    internal KernelConfig LaunchFor(long workItems, int gpuGroupSize = 128)
     {
         int group = Accelerator.AcceleratorType == AcceleratorType.CPU
             ? Accelerator.MaxNumThreadsPerGroup
-            : Math.Min(128, Accelerator.MaxNumThreadsPerGroup);
+            : Math.Min(gpuGroupSize, Accelerator.MaxNumThreadsPerGroup);
         long groupsNeeded = Math.Max(1, (workItems + group - 1) / group);
         int maxGroups = Accelerator.AcceleratorType == AcceleratorType.CPU
             ? Accelerator.NumMultiprocessors

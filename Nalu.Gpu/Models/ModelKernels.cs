@@ -17,6 +17,8 @@ internal interface IModelKernels
     void FinishGradients(BatchShape shape, UnitBuffers buffers);
     void Constrain(BatchShape shape, UnitBuffers buffers);
     void FusedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource;
+    // The same, over model-interleaved buffers (FusedTrainingKernel.InterleavedSteps).
+    void InterleavedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource;
     void Evaluate<TSource>(TSource source, EvaluationArgs args) where TSource : struct, IDataSource;
     // The native path's sources read host memory (ArithmeticSource, StoredSource<HostMemory>).
     void NativeSteps<TSource>(TSource source, FusedStepArgs args, NativeBuffers buffers) where TSource : struct, IDataSource;
@@ -65,6 +67,10 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
         _device.Kernel((typeof(TUnit), typeof(TSource), nameof(FusedTrainingKernel)),
             a => a.LoadStreamKernel<TUnit, TSource, FusedStepArgs>(FusedTrainingKernel.Steps));
 
+    private Action<KernelConfig, TUnit, TSource, FusedStepArgs> InterleavedKernel<TSource>() where TSource : struct, IDataSource =>
+        _device.Kernel((typeof(TUnit), typeof(TSource), nameof(FusedTrainingKernel.InterleavedSteps)),
+            a => a.LoadStreamKernel<TUnit, TSource, FusedStepArgs>(FusedTrainingKernel.InterleavedSteps));
+
     private Action<KernelConfig, TUnit, TSource, EvaluationArgs> EvaluateKernel<TSource>() where TSource : struct, IDataSource =>
         _device.Kernel((typeof(TUnit), typeof(TSource), nameof(EvaluationKernel)),
             a => a.LoadStreamKernel<TUnit, TSource, EvaluationArgs>(EvaluationKernel.SquaredErrors));
@@ -111,22 +117,27 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
     public void FusedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource =>
         FusedKernel<TSource>()(_device.LaunchFor(args.Models), _unit, source, args);
 
+    public void InterleavedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource =>
+        InterleavedKernel<TSource>()(_device.LaunchFor(args.Models, gpuGroupSize: 32), _unit, source, args);
+
     public unsafe void NativeSteps<TSource>(TSource source, FusedStepArgs a, NativeBuffers b) where TSource : struct, IDataSource
     {
         var parameters = new HostMemory((float*)b.Parameters);
         var gradients = new HostMemory((float*)b.Gradients);
         var cache = new HostMemory((float*)b.Cache);
         var state = new HostMemory((float*)b.State);
-        var scratch = new HostMemory((float*)b.Scratch);
         int workers = b.Workers;
         int slices = FusedTrainingKernel.Slices(a.Batch);
         if (a.Models >= workers || workers == 1 || slices == 1)
         {
             // Enough models to fill the cores: one model per task, exactly the fused kernel's body.
             var unit = _unit;
+            int pn = _unit.ParameterCount, pc = _unit.CacheCount, ps = ScratchPerModel;
             Parallel.For(0, a.Models, new ParallelOptions { MaxDegreeOfParallelism = workers }, p =>
-                b.Losses[p] = FusedTrainingKernel.TrainModel(unit, source, a, p, parameters, gradients, cache, state, scratch,
-                    b.Seeds[p], b.Ops[p], b.LearningRates[p]));
+                b.Losses[p] = FusedTrainingKernel.TrainModel(unit, source, a,
+                    new HostMemory((float*)b.Parameters + p * pn), new HostMemory((float*)b.Gradients + p * pn),
+                    new HostMemory((float*)b.Cache + p * pc), new HostMemory((float*)b.State + 2 * p * pn),
+                    new HostMemory((float*)b.Scratch + p * ps), b.Seeds[p], b.Ops[p], b.LearningRates[p]));
             return;
         }
 

@@ -36,4 +36,24 @@ internal sealed class CommonKernels
     public void Update(int models, int parameterCount, int step, OptimizerSettings settings, OptimizerBuffers buffers) =>
         _device.Kernel(nameof(OptimizerKernels.Update), a => a.LoadStreamKernel<int, int, int, OptimizerSettings, OptimizerBuffers>(OptimizerKernels.Update))
             (_device.LaunchFor((long)models * parameterCount), models, parameterCount, step, settings, buffers);
+
+    /// <summary>Row-major (P, E) to model-interleaved (E, P); see <see cref="LayoutKernels"/>.</summary>
+    public void Interleave(int models, int elements, ArrayView<float> rows, ArrayView<float> interleaved)
+    {
+        if ((long)models * elements > 0)
+        {
+            _device.Kernel(nameof(LayoutKernels.Interleave), a => a.LoadStreamKernel<int, int, ArrayView<float>, ArrayView<float>>(LayoutKernels.Interleave))
+                (_device.LaunchFor((long)models * elements), models, elements, rows, interleaved);
+        }
+    }
+
+    /// <summary>Model-interleaved (E, P) back to row-major (P, E).</summary>
+    public void Deinterleave(int models, int elements, ArrayView<float> interleaved, ArrayView<float> rows)
+    {
+        if ((long)models * elements > 0)
+        {
+            _device.Kernel(nameof(LayoutKernels.Deinterleave), a => a.LoadStreamKernel<int, int, ArrayView<float>, ArrayView<float>>(LayoutKernels.Deinterleave))
+                (_device.LaunchFor((long)models * elements), models, elements, interleaved, rows);
+        }
+    }
 }

@@ -5,7 +5,7 @@ namespace Nalu.Gpu.Training;
 /// <summary>How a training step is laid out on the device.</summary>
 public enum TrainingStrategy
 {
-    /// <summary>Native on a native device; fused on the CPU accelerator and for populations of 32 or more; batched otherwise.</summary>
+    /// <summary>Chosen by <see cref="TrainingStrategies.Choose"/> from the device kind, P, the batch and the unit's size (the rule is in the README).</summary>
     Auto,
     /// <summary>One launch runs several whole steps, one thread per model (samples in sequence).</summary>
     Fused,
@@ -17,6 +17,15 @@ public enum TrainingStrategy
     /// the default on <see cref="Devices.DeviceKind.Native"/>.
     /// </summary>
     Native,
+    /// <summary>
+    /// <see cref="Fused"/> over model-interleaved buffers (element j of model p at <c>j·P + p</c>), so the threads of
+    /// a warp read consecutive floats. Trains to the same bits as <see cref="Fused"/>; the trainer transposes
+    /// parameters and optimizer state in and out around each launch, so models, checkpoints and evaluation never see
+    /// the layout.
+    /// </summary>
+    FusedInterleaved,
+    /// <summary>One thread group per model, one thread per sample, the unit in shared memory (GPU devices).</summary>
+    Group,
 }
 
 /// <summary>Training-loop settings. Defaults follow the paper's protocol (batch 128, Adam lr 1e-3, 10,000-sample evaluation sets).</summary>

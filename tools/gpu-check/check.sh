@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The GPU check, in at most 8 minutes on one GPU: device listing, the CUDA variants of the kernel tests, and a bench grid of
+# layouts (fused, fused-interleaved, group, batched) × P ∈ {1, 64, 1024, 8192} × {NALU 100→2→1, NAU→NMU}, written as JSON
+# and Markdown into one folder. The GPU host needs no .NET and no network: the bundle (tools/gpu-check/build-bundle.sh)
+# carries the runtime, the nalu program and the test assembly.
+#
+# Usage: tools/gpu-check/check.sh [--dry] [--bundle FILE] [--out DIR]
+#   --bundle  default .bundle/nalu-bundle.tar.xz (build it first with tools/gpu-check/build-bundle.sh)
+#   --out     default $OUT when set (the device machine's output folder), else results/gpu-check
+#   --dry     the same steps on ILGPU's CPU accelerator with tiny sizes: a rehearsal for a machine without a GPU
+#
+# On the device machine (from the repository root, the bundle carried): tools/gpu-check/check.sh --out "$OUT"
+# At most 8 files are written (what the device tool brings back): host.txt, devices.txt, tests.txt, tests.xml,
+# grid.json, grid.md, torch.md, check.log.
+set -uo pipefail
+repo="$(cd "$(dirname "$0")/../.." && pwd)"
+dry=0
+bundle="$repo/.bundle/nalu-bundle.tar.xz"
+out="${OUT:-$repo/results/gpu-check}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry) dry=1 ;;
+    --bundle) bundle="$2"; shift ;;
+    --out) out="$2"; shift ;;
+    *) echo "usage: $0 [--dry] [--bundle FILE] [--out DIR]" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -f "$bundle" ] || { echo "error: no bundle at $bundle; run tools/gpu-check/build-bundle.sh first" >&2; exit 2; }
+mkdir -p "$out"
+exec > >(tee "$out/check.log") 2>&1
+start=$(date +%s)
+stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
+
+# The sizes. The real check's time budget (8 min): unpack ~10 s, devices ~5 s, tests ≤ 200 s, grid ≤ 180 s, PyTorch ≤ 60 s.
+if [ "$dry" = 1 ]; then
+  device=cpu; models="1,3"; seconds=0.02; repeats=1; tests_limit=300; grid_limit=300
+else
+  device=cuda; models="1,64,1024,8192"; seconds=0.5; repeats=3; tests_limit=200; grid_limit=180
+fi
+strategies="fused,fused-interleaved,group,batched"   # a layout this build lacks is reported as skipped, not an error
+# The CUDA variants of the kernel tests: every Nalu.Gpu.Tests.Cuda* class (each a DeviceFixture twin of a CPU-accelerator
+# class that CI runs, so a new kernel's CUDA class is picked up without editing this script), except CudaBehaviourTests
+# (thousands of training steps: a learning check, not a kernel check).
+test_filter=(-class "Nalu.Gpu.Tests.Cuda*" -class- "Nalu.Gpu.Tests.CudaBehaviourTests")
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+stamp "unpacking $bundle"
+tar -C "$work" -xJf "$bundle" || { echo "error: cannot unpack the bundle"; exit 1; }
+root="$work/nalu"
+export DOTNET_ROOT="$root/dotnet" PATH="$root/dotnet:$PATH" DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# ILGPU loads 'libcuda.so'; some hosts only have 'libcuda.so.1'.
+if ! ldconfig -p 2>/dev/null | grep -q 'libcuda.so '; then
+  real="$(ldconfig -p 2>/dev/null | awk '/libcuda.so.1 /{print $NF; exit}')"
+  [ -z "$real" ] && real="$(ls /usr/lib/x86_64-linux-gnu/libcuda.so.1 /usr/local/nvidia/lib64/libcuda.so.1 2>/dev/null | head -n 1)"
+  if [ -n "$real" ]; then
+    mkdir -p "$work/lib" && ln -sf "$real" "$work/lib/libcuda.so"
+    export LD_LIBRARY_PATH="$work/lib:${LD_LIBRARY_PATH:-}"
+  fi
+fi
+nalu() { dotnet "$root/app/nalu.dll" "$@"; }
+
+{ date -u; uname -a; echo "dry: $dry"; nvidia-smi 2>&1 || echo "nvidia-smi: not available"; } > "$out/host.txt"
+
+stamp "devices"
+nalu devices > "$out/devices.txt" 2>&1
+cat "$out/devices.txt"
+
+stamp "CUDA kernel tests (≤ $tests_limit s)"
+(cd "$root/app" && timeout "$tests_limit" dotnet Nalu.Gpu.Tests.dll -parallel none "${test_filter[@]}" -xml "$out/tests.xml") > "$out/tests.txt" 2>&1
+echo "tests exit code: $?" >> "$out/tests.txt"
+tail -n 3 "$out/tests.txt"
+
+stamp "bench grid (≤ $grid_limit s): $strategies × P ∈ {$models} × {reference, nau-nmu} on $device"
+timeout "$grid_limit" dotnet "$root/app/nalu.dll" bench --devices "$device" --no-torch --config reference,nau-nmu --models "$models" \
+  --strategy "$strategies" --seconds "$seconds" --repeats "$repeats" --json "$out/grid.json" --markdown "$out/grid.md" 2>&1 | tail -n 60
+echo "bench grid exit code: ${PIPESTATUS[0]}"
+
+if [ "$dry" = 0 ]; then
+  # PyTorch on the same GPU, for the ratios (python3 there holds PyTorch); the Auto layout only.
+  stamp "PyTorch peers (≤ 60 s)"
+  python="$(command -v python3 || echo /usr/bin/python3)"
+  (cd "$root" && timeout 60 dotnet app/nalu.dll bench --devices cuda --config reference,population,nau-nmu-population \
+    --python "$python" --torch-script "$root/tools/torch/nalu_bench.py" --seconds 0.5 --repeats 3 --markdown "$out/torch.md") 2>&1 | tail -n 20
+fi
+stamp "done; results in $out"
