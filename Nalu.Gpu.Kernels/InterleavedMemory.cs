@@ -60,6 +60,13 @@ public struct InterleavedMemory : IFloatMemory
     }
 
     /// <inheritdoc />
+    public void CopyFrom<TOther>(int offset, TOther source, int sourceOffset, int count) where TOther : struct, IFloatMemory
+    {
+        for (int i = 0; i < count; i++)
+            this[offset + i] = source[sourceOffset + i];
+    }
+
+    /// <inheritdoc />
     public void StoreUniform(int offset, ulong key, uint counter, uint firstIndex, int count, SampleRange range)
     {
         for (int i = 0; i < count; i++)
