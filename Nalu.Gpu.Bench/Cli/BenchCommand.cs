@@ -18,6 +18,9 @@ public sealed class BenchOptions : CommonOptions
     [Option("config", Default = "all", HelpText = "reference (NALU 100→2→1, batch 128, Adam, 1 model), population (the same, 64 models), large-batch (1 model, batch 4096), nau-nmu (Madsen & Johansen's NAU→NMU 100→2→1 with its clamps and sparsity regulariser, 1 model), nau-nmu-population (the same, 64 models), stored (the reference model trained on a stored set of 100,000 rows, shuffled on the device; printed as a ratio to reference), or all; several may be given, comma separated (e.g. reference,stored).")]
     public string Config { get; set; } = "all";
 
+    [Option("strategy", Default = "auto", HelpText = "Step layout of our devices: auto, fused, batched, native or group (see train --help).")]
+    public string Strategy { get; set; } = "auto";
+
     [Option("devices", HelpText = "Our devices to time, comma separated (cpu, native, cuda, opencl). Default: cuda when present, else cpu and native. Overrides --device.")]
     public string? Devices { get; set; }
 
@@ -74,6 +77,7 @@ internal static class BenchCommand
     {
         if (o.Seconds <= 0 || o.Repeats < 1)
             throw new UsageException("--seconds must be positive and --repeats at least 1.");
+        _ = ModelOptions.ParseStrategy(o.Strategy);   // a bad --strategy is a usage error before anything is timed
         var configs = o.Config.ToLowerInvariant() == "all"
             ? Configs
             : o.Config.ToLowerInvariant().Split(',', StringSplitOptions.TrimEntries)
@@ -150,7 +154,10 @@ internal static class BenchCommand
         var seeds = Enumerable.Range(0, config.Models).ToArray();
         using var model = new Model(device, config.Architecture(), seeds);
         var task = new ArithmeticTask(ArithmeticOp.Mul);
-        var options = new TrainerOptions { Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50 };
+        var options = new TrainerOptions
+        {
+            Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50, Strategy = ModelOptions.ParseStrategy(o.Strategy),
+        };
         using var data = config.StoredRows > 0 ? StoredTaskSamples(device, task, config.StoredRows) : null;
         using var trainer = data is null ? new Trainer(model, task, options) : new Trainer(model, data, options);
         trainer.Train(2);

@@ -54,7 +54,7 @@ public abstract class ModelOptions : RegularizedOptions
     [Option("extrapolation", Default = "2:6", HelpText = "Test range, same syntax, e.g. --extrapolation=-6:-2,2:6.")]
     public string Extrapolation { get; set; } = "2:6";
 
-    [Option("strategy", Default = "auto", HelpText = "Step layout: auto, fused (one thread per model, many steps per launch), batched (batch-parallel launches), native (plain C# on the host; needs --device cpu or native).")]
+    [Option("strategy", Default = "auto", HelpText = "Step layout: auto, fused (one thread per model, many steps per launch), batched (batch-parallel launches), native (plain C# on the host; needs --device cpu or native), group (one thread group per model, parameters in shared memory).")]
     public string Strategy { get; set; } = "auto";
 
     internal ArithmeticTask BuildTask()
@@ -165,14 +165,7 @@ public abstract class ModelOptions : RegularizedOptions
             "rmsprop" => OptimizerOptions.RmsProp(LearningRate),
             _ => throw new UsageException($"--optimizer '{Optimizer}' is not one of adam, sgd, rmsprop."),
         };
-        var strategy = Strategy.ToLowerInvariant() switch
-        {
-            "auto" => TrainingStrategy.Auto,
-            "fused" => TrainingStrategy.Fused,
-            "batched" => TrainingStrategy.Batched,
-            "native" => TrainingStrategy.Native,
-            _ => throw new UsageException($"--strategy '{Strategy}' is not one of auto, fused, batched, native."),
-        };
+        var strategy = ParseStrategy(Strategy);
         return new TrainerOptions
         {
             Batch = Batch,
@@ -183,6 +176,17 @@ public abstract class ModelOptions : RegularizedOptions
             Strategy = strategy,
         };
     }
+
+    /// <summary>The <c>--strategy</c> value of train and bench.</summary>
+    internal static TrainingStrategy ParseStrategy(string value) => value.ToLowerInvariant() switch
+    {
+        "auto" => TrainingStrategy.Auto,
+        "fused" => TrainingStrategy.Fused,
+        "batched" => TrainingStrategy.Batched,
+        "native" => TrainingStrategy.Native,
+        "group" => TrainingStrategy.Group,
+        _ => throw new UsageException($"--strategy '{value}' is not one of auto, fused, batched, native, group."),
+    };
 
     /// <summary>Seeds seed, seed+1, …; a range that would pass int.MaxValue is a usage error rather than wrapping to negative seeds.</summary>
     internal int[] Seeds => (long)Seed + Models - 1 > int.MaxValue

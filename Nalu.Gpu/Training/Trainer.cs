@@ -29,6 +29,8 @@ public sealed class Trainer : IDisposable
     private readonly int[] _hostSeeds, _hostOps;
     private readonly float[] _hostLearningRates;
     private BatchedBuffers? _batched;
+    private readonly GroupPlan? _groupPlan;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _groupWork;
     private float[]? _nativePartials, _nativeScratch;
     private bool _disposed;
 
@@ -93,6 +95,13 @@ public sealed class Trainer : IDisposable
             : _device.Kind == DeviceKind.Cpu || model.Count >= 32 ? TrainingStrategy.Fused : TrainingStrategy.Batched;
         if (Strategy == TrainingStrategy.Native && _device.Kind is not (DeviceKind.Native or DeviceKind.Cpu))
             throw new ArgumentException($"The native strategy runs on the host; the model lives on a {_device.Kind} device. Use --device native.");
+        if (Strategy == TrainingStrategy.Group)
+        {
+            if (_device.Kind == DeviceKind.Native)
+                throw new ArgumentException("The group strategy is a kernel; the native device runs plain C#. Use --device cpu or a GPU.");
+            _groupPlan = model.Kernels.PlanGroup(model.Count, _options.Batch, _options.GroupSharedMemoryBytes);
+        }
+
         _hostSeeds = model.Seeds.ToArray();
         _hostOps = ops.Select(o => (int)o).ToArray();
         _hostLearningRates = (_options.LearningRates ?? Enumerable.Repeat(_options.Optimizer.LearningRate, model.Count)).ToArray();
@@ -195,6 +204,8 @@ public sealed class Trainer : IDisposable
                 chunk = Math.Min(chunk, report - Step % report);
             if (Strategy == TrainingStrategy.Fused)
                 RunFused(chunk);
+            else if (Strategy == TrainingStrategy.Group)
+                RunGroup(chunk);
             else if (Strategy == TrainingStrategy.Native)
                 RunNative(chunk);
             else
@@ -292,6 +303,16 @@ public sealed class Trainer : IDisposable
             _model.Kernels.FusedSteps(Arithmetic(task, CounterRng.TrainStream, task.Interpolation), FusedArgs(steps));
         else
             _model.Kernels.FusedSteps(TrainingData!.DeviceSource(_options.Sampling, _options.Batch, _options.DataSeed), FusedArgs(steps));
+    }
+
+    private void RunGroup(int steps)
+    {
+        var plan = _groupPlan!;
+        _groupWork ??= _device.Accelerator.Allocate1D<float>(Math.Max(1L, plan.GlobalWorkFloats));
+        if (Task is { } task)
+            _model.Kernels.GroupSteps(Arithmetic(task, CounterRng.TrainStream, task.Interpolation), FusedArgs(steps), plan, _groupWork.View);
+        else
+            _model.Kernels.GroupSteps(TrainingData!.DeviceSource(_options.Sampling, _options.Batch, _options.DataSeed), FusedArgs(steps), plan, _groupWork.View);
     }
 
     private void RunBatched(int steps)
@@ -483,6 +504,7 @@ public sealed class Trainer : IDisposable
         _normScales.Dispose();
         _scratch.Dispose();
         _batched?.Dispose();
+        _groupWork?.Dispose();
     }
 
     /// <summary>Batch-sized buffers for the batched layout, allocated on first use.</summary>

@@ -17,6 +17,13 @@ public enum TrainingStrategy
     /// the default on <see cref="Devices.DeviceKind.Native"/>.
     /// </summary>
     Native,
+    /// <summary>
+    /// One launch runs several whole steps, ONE THREAD GROUP PER MODEL: the model's parameters, cache and gradient in
+    /// shared memory, the group's threads over the slices of the batch, then over parameters for the reduction and the
+    /// update. Bit-identical to <see cref="Fused"/>. Needs a kernel device (CPU accelerator or GPU) and a model whose
+    /// parameters, cache and gradient fit the device's shared memory per group (otherwise <see cref="NotSupportedException"/>).
+    /// </summary>
+    Group,
 }
 
 /// <summary>Training-loop settings. Defaults follow the paper's protocol (batch 128, Adam lr 1e-3, 10,000-sample evaluation sets).</summary>
@@ -57,6 +64,12 @@ public sealed record TrainerOptions
     /// sums a step's gradient in the same fixed order of batch slices.
     /// </summary>
     public int? Threads { get; init; }
+
+    /// <summary>
+    /// Test hook: the shared memory per group the <see cref="TrainingStrategy.Group"/> strategy plans with (null: the
+    /// device's maximum). A low value forces the work area into global memory, so tests run that path too.
+    /// </summary>
+    internal long? GroupSharedMemoryBytes { get; init; }
 
     /// <summary>
     /// How training batches pick rows of a stored <see cref="Data.Dataset"/> (default <see cref="SamplingMode.Shuffle"/>:
