@@ -299,7 +299,7 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         foreach (var expected in new[]
         {
             "UnitKernels.PrepareCache", "UnitKernels.Forward", "UnitKernels.Backward", "UnitKernels.FinishGradients",
-            "UnitKernels.Constrain", "UnitKernels.ReduceGradients", "FusedTrainingKernel.Steps", "EvaluationKernel.SquaredErrors",
+            "UnitKernels.Constrain", "UnitKernels.ReduceGradients", "FusedTrainingKernel.Steps", "GroupTrainingKernel.Steps", "EvaluationKernel.SquaredErrors",
             "LossKernels.MseGradient", "LossKernels.MseLoss", "OptimizerKernels.NormScales", "OptimizerKernels.Update", "TaskKernels.Generate",
         })
         {
@@ -310,9 +310,37 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         Assert.Equal(["Arithmetic", "Stored"], Sources.Select(s => s.Name).ToArray());
         int unitSource = SourceKernels.Count(k => k.Method.GetGenericArguments().Length == 2);
         int sourceOnly = SourceKernels.Length - unitSource;
-        Assert.Equal(3, SourceKernels.Length);
+        Assert.Equal(4, SourceKernels.Length);
         Assert.Equal(GenericKernels.Length * Units.Length + PlainKernels.Length
             + unitSource * (Units.Length + Sources.Length - 1) + sourceOnly * Sources.Length, AllKernels.Count);
+    }
+
+    /// <summary>The group kernel for every unit with the generator, for Ampere (sm_80) and Hopper (sm_90).</summary>
+    public static TheoryData<string, string> GroupCases()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (var (unitName, _) in Units)
+        {
+            foreach (var backend in new[] { "PTX sm_80", "PTX sm_90" })
+                data.Add($"GroupTrainingKernel.Steps<{unitName},{Sources[0].Name}>", backend);
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// sm_90 also runs in <see cref="KernelCompiles"/>; sm_80 (A100, and what ILGPU targets on an H100) is added here for
+    /// the group kernel. Its PTX must really use what the layout rests on: dynamic shared memory and group barriers.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GroupCases))]
+    public void GroupKernelCompilesWithSharedMemoryAndBarriers(string kernel, string backend)
+    {
+        string code = Compile(AllKernels[kernel], backend);
+        Assert.Contains(".entry", code);
+        Assert.Contains(".shared", code);
+        Assert.Contains("bar.sync", code);
+        output.WriteLine($"{kernel} → {backend}: {code.Length} characters");
     }
 
     [Fact]

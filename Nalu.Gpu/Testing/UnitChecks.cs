@@ -313,7 +313,7 @@ public static class UnitChecks
     }
 
     /// <summary>
-    /// Compiles one explicitly grouped kernel for <paramref name="backend"/> (one of <see cref="Backends"/>) in a FRESH
+    /// Compiles one explicitly grouped kernel for <paramref name="backend"/> (one of <see cref="Backends"/>, or "PTX sm_80") in a FRESH
     /// context (a failed compile poisons its context); returns the PTX or OpenCL C source.
     /// </summary>
     public static string Compile(MethodInfo kernel, string backend, bool enableAlgorithms = true)
@@ -338,6 +338,7 @@ public static class UnitChecks
     private static Backend CreateBackend(Context context, string backend) => backend switch
     {
         "PTX sm_75" => new PTXBackend(context, CudaArchitecture.SM_75, CudaInstructionSet.ISA_78, null!),
+        "PTX sm_80" => new PTXBackend(context, CudaArchitecture.SM_80, CudaInstructionSet.ISA_78, null!),
         "PTX sm_90" => new PTXBackend(context, CudaArchitecture.SM_90, CudaInstructionSet.ISA_80, null!),
         "OpenCL C 2.0" => new CLBackend(context,
             // Float16, Float64, GenericAddressSpace, Int64_Atomics, SubGroups (order of ILGPU's Static/Capabilities.xml).
