@@ -92,9 +92,15 @@ public abstract class GroupTrainingTests(DeviceFixture fixture)
             Assert.True(float.IsFinite(fused.Losses[p]) && fused.Losses[p] > 0f, $"{what}: model {p} loss {fused.Losses[p]}.");
         }
 
-        Assert.True(HostData.Bits(fused.Trained).SequenceEqual(HostData.Bits(group.Trained)),
-            $"{what}: parameters differ; first at {Enumerable.Range(0, n * models).First(k => fused.Trained[k] != group.Trained[k])}.");
+        if (!HostData.Bits(fused.Trained).SequenceEqual(HostData.Bits(group.Trained)))
+            Assert.Fail($"{what}: parameters differ; first at {FirstDifference(fused.Trained, group.Trained)}.");
         Assert.Equal(HostData.Bits(fused.Losses), HostData.Bits(group.Losses));
+    }
+
+    private static string FirstDifference(float[] expected, float[] actual)
+    {
+        int k = Enumerable.Range(0, expected.Length).First(i => BitConverter.SingleToInt32Bits(expected[i]) != BitConverter.SingleToInt32Bits(actual[i]));
+        return $"{k}: {expected[k]:R} (fused) against {actual[k]:R} (group)";
     }
 
     [Theory]
