@@ -315,22 +315,23 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
             + unitSource * (Units.Length + Sources.Length - 1) + sourceOnly * Sources.Length, AllKernels.Count);
     }
 
-    /// <summary>The group kernel for every unit with the generator, for Ampere (sm_80) and Hopper (sm_90).</summary>
+    /// <summary>
+    /// The group kernel over the chain (which nests every unit, <see cref="Units"/>) with the generator, for Ampere (sm_80)
+    /// and Hopper (sm_90). Each unit alone already compiles for sm_75, sm_90 and OpenCL in <see cref="KernelCompiles"/>;
+    /// a per-unit sm_80 run would add a minute of CI for the same code.
+    /// </summary>
     public static TheoryData<string, string> GroupCases()
     {
+        var chain = Units.Single(u => u.Type.IsGenericType && u.Type.GetGenericTypeDefinition() == typeof(Chain<,>));
         var data = new TheoryData<string, string>();
-        foreach (var (unitName, _) in Units)
-        {
-            foreach (var backend in new[] { "PTX sm_80", "PTX sm_90" })
-                data.Add($"GroupTrainingKernel.Steps<{unitName},{Sources[0].Name}>", backend);
-        }
-
+        foreach (var backend in new[] { "PTX sm_80", "PTX sm_90" })
+            data.Add($"GroupTrainingKernel.Steps<{chain.Name},{Sources[0].Name}>", backend);
         return data;
     }
 
     /// <summary>
-    /// sm_90 also runs in <see cref="KernelCompiles"/>; sm_80 (A100, and what ILGPU targets on an H100) is added here for
-    /// the group kernel. Its PTX must really use what the layout rests on: dynamic shared memory and group barriers.
+    /// The group kernel's PTX must really use what the layout rests on: dynamic shared memory and group barriers (a kernel
+    /// that silently kept everything in global memory, or lost its barriers, would still train correctly on the CPU).
     /// </summary>
     [Theory]
     [MemberData(nameof(GroupCases))]
