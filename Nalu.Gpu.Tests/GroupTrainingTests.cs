@@ -11,7 +11,16 @@ namespace Nalu.Gpu.Tests;
 public sealed class CpuGroupTrainingTests(CpuFixture fixture) : GroupTrainingTests(fixture), IClassFixture<CpuFixture>;
 
 /// <summary>The group kernel on CUDA (skipped without a CUDA device).</summary>
-public sealed class CudaGroupTrainingTests(CudaFixture fixture) : GroupTrainingTests(fixture), IClassFixture<CudaFixture>;
+public sealed class CudaGroupTrainingTests(CudaFixture fixture) : GroupTrainingTests(fixture), IClassFixture<CudaFixture>
+{
+    /// <summary>
+    /// NOT measured yet (no GPU here). ILGPU emits <c>mul.f32</c> and <c>add.f32</c> without a rounding mode, which lets
+    /// ptxas contract a pair into an <c>fma</c>; it may decide differently in two kernels that inline the same unit code, so
+    /// equal bits are expected but not guaranteed. The tolerance is CUDA's fused-against-batched one
+    /// (<see cref="CudaDeterminismTests"/>); a lost sample or slice moves parameters by far more.
+    /// </summary>
+    protected override (double Atol, double Rtol)? FusedTolerance => (1e-3, 1e-2);
+}
 
 /// <summary>
 /// <see cref="TrainingStrategy.Group"/> (one thread group per model) against <see cref="TrainingStrategy.Fused"/> (one thread
@@ -23,6 +32,9 @@ public sealed class CudaGroupTrainingTests(CudaFixture fixture) : GroupTrainingT
 public abstract class GroupTrainingTests(DeviceFixture fixture)
 {
     private const int Steps = 5;
+
+    /// <summary>Null: the group kernel must give the fused kernel's bits (the CPU accelerator runs the same .NET code).</summary>
+    protected virtual (double Atol, double Rtol)? FusedTolerance => null;
 
     private static readonly ArithmeticTask Task = new(ArithmeticOp.Mul, 10, subsetSize: 3, subsetGap: 4);
 
@@ -90,6 +102,13 @@ public abstract class GroupTrainingTests(DeviceFixture fixture)
         {
             Assert.False(fused.Initial.AsSpan(p * n, n).SequenceEqual(fused.Trained.AsSpan(p * n, n)), $"{what}: model {p} did not move.");
             Assert.True(float.IsFinite(fused.Losses[p]) && fused.Losses[p] > 0f, $"{what}: model {p} loss {fused.Losses[p]}.");
+        }
+
+        if (FusedTolerance is { } tolerance)
+        {
+            Tolerance.AssertClose(HostData.Widen(fused.Trained), group.Trained, tolerance, what);
+            Tolerance.AssertClose(HostData.Widen(fused.Losses), group.Losses, tolerance, what + ", losses");
+            return;
         }
 
         if (!HostData.Bits(fused.Trained).SequenceEqual(HostData.Bits(group.Trained)))
