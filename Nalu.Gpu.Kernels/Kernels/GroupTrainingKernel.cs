@@ -127,10 +127,7 @@ public static class GroupTrainingKernel
 
                 Group.Barrier();
                 for (int e = t; e < elements; e += threads)
-                {
-                    unit.FinishGradient(e, sm, paramsOff, sm, gradOff);
-                    unit.Regularize(e, step, sm, paramsOff, sm, gradOff);
-                }
+                    FusedTrainingKernel.FinishElement(unit, e, step, sm, paramsOff, sm, gradOff);
 
                 Group.Barrier();
                 if (t == 0)
@@ -140,20 +137,7 @@ public static class GroupTrainingKernel
                         loss += shared[lossOff + slice];
                     lastLoss = loss / (a.Batch * unit.Outputs);
                     // The clip norm's sum stays on one thread, in parameter order: the fused kernel's bits.
-                    float scale = 1f;
-                    if (a.Optimizer.ClipNorm > 0f)
-                    {
-                        float sum = 0f;
-                        for (int j = 0; j < n; j++)
-                        {
-                            float g = OptimizerMath.ClipValue(a.Optimizer, shared[gradOff + j]);
-                            sum += g * g;
-                        }
-
-                        scale = OptimizerMath.NormScale(a.Optimizer, MathF.Sqrt(sum));
-                    }
-
-                    shared[scaleOff] = scale;
+                    shared[scaleOff] = FusedTrainingKernel.ClipNormScale(a.Optimizer, sm, gradOff, n);
                 }
 
                 Group.Barrier();
@@ -161,8 +145,8 @@ public static class GroupTrainingKernel
                 var factors = OptimizerMath.Factors(a.Optimizer, step);
                 for (int j = t; j < n; j += threads)
                 {
-                    float g = OptimizerMath.ClipValue(a.Optimizer, shared[gradOff + j]) * normScale;
-                    OptimizerMath.Update(a.Optimizer, learningRate, factors, g, sm, state, paramsOff + j, 2 * (pOff + j));
+                    FusedTrainingKernel.UpdateParameter(a.Optimizer, learningRate, factors, normScale,
+                        sm, paramsOff + j, sm, gradOff + j, state, 2 * (pOff + j));
                 }
 
                 Group.Barrier();
