@@ -111,7 +111,7 @@ public sealed class Trainer : IDisposable
         var arch = model.Architecture;
         double batchedBytes = Strategy == TrainingStrategy.Batched
             ? 4.0 * p * _options.Batch * (arch.Inputs + 3.0 * arch.Outputs + model.Kernels.SavedCount) : 0;
-        _device.EnsureFits(4.0 * p * (2.0 * n + model.Kernels.ScratchPerModel) + batchedBytes,
+        _device.EnsureFits(4.0 * p * (2.0 * n + model.Kernels.ScratchPerModel) + batchedBytes + 4.0 * (_groupPlan?.GlobalWorkFloats ?? 0),
             $"Training {p} model(s) with batch {_options.Batch} ({Strategy})");
         _seeds = accelerator.Allocate1D(model.Seeds.ToArray());
         _ops = accelerator.Allocate1D(ops.Select(o => (int)o).ToArray());
