@@ -104,6 +104,32 @@ public sealed class CliTests(CliCheckpointFixture checkpoint, ITestOutputHelper 
         return list;
     }
 
+    /// <summary>
+    /// <c>--strategy group</c> reaches the trainer in <c>train</c> and <c>bench</c>; the two models of the train run end
+    /// with the bits the fused strategy gives them (its loss column, printed in full precision by --json).
+    /// </summary>
+    [Fact]
+    public void TrainAndBenchRunTheGroupStrategy()
+    {
+        var (groupCode, groupOut, _) = Run(Train("--strategy", "group", "--models", "2", "--json", "-"));
+        Assert.Equal(0, groupCode);
+        using var group = JsonDocument.Parse(groupOut[groupOut.IndexOf('{')..]);
+        Assert.Equal("Group", group.RootElement.GetProperty("strategy").GetString());
+        var (fusedCode, fusedOut, _) = Run(Train("--strategy", "fused", "--models", "2", "--json", "-"));
+        Assert.Equal(0, fusedCode);
+        using var fused = JsonDocument.Parse(fusedOut[fusedOut.IndexOf('{')..]);
+        Assert.Equal(fused.RootElement.GetProperty("models").GetRawText(), group.RootElement.GetProperty("models").GetRawText());
+
+        var (benchCode, benchOut, benchErr) = Run("bench", "--devices", "cpu", "--config", "reference", "--strategy", "group",
+            "--seconds", "0.01", "--repeats", "1", "--no-torch", "--json", "-");
+        Assert.Equal(0, benchCode);
+        Assert.Contains("\"group\"", benchOut + benchErr);
+
+        var (badCode, _, badErr) = Run(Train("--strategy", "groups"));
+        Assert.NotEqual(0, badCode);
+        Assert.Contains("group", badErr);
+    }
+
     [Fact]
     public void HelpExitsZero()
     {

@@ -9,11 +9,11 @@ using Xunit;
 
 namespace Nalu.Gpu.Tests;
 
-/// <summary>Fused kernel and batched kernels on ILGPU's CPU accelerator.</summary>
+/// <summary>Fused kernel, group kernel and batched kernels on ILGPU's CPU accelerator.</summary>
 public sealed class CpuTrainingReferenceTests(CpuFixture fixture, ITestOutputHelper output)
     : TrainingReferenceTests(fixture, output), IClassFixture<CpuFixture>
 {
-    protected override TrainingStrategy[] Strategies => [TrainingStrategy.Fused, TrainingStrategy.Batched];
+    protected override TrainingStrategy[] Strategies => [TrainingStrategy.Fused, TrainingStrategy.Group, TrainingStrategy.Batched];
 }
 
 /// <summary>The native path with 3 workers for 2 models, so each step's batch is split across workers.</summary>
@@ -23,11 +23,11 @@ public sealed class NativeTrainingReferenceTests(NativeFixture fixture, ITestOut
     protected override TrainingStrategy[] Strategies => [TrainingStrategy.Native];
 }
 
-/// <summary>Fused and batched kernels on CUDA (skipped without a CUDA device).</summary>
+/// <summary>Fused, group and batched kernels on CUDA (skipped without a CUDA device).</summary>
 public sealed class CudaTrainingReferenceTests(CudaFixture fixture, ITestOutputHelper output)
     : TrainingReferenceTests(fixture, output), IClassFixture<CudaFixture>
 {
-    protected override TrainingStrategy[] Strategies => [TrainingStrategy.Fused, TrainingStrategy.Batched];
+    protected override TrainingStrategy[] Strategies => [TrainingStrategy.Fused, TrainingStrategy.Group, TrainingStrategy.Batched];
 
     /// <summary>
     /// NOT measured yet (no GPU was available when this was written): CUDA's tanh.approx/ex2.approx put ≈1e-3 relative

@@ -28,9 +28,12 @@ public sealed class TrainingStrategiesTests
     [Fact]
     public void GroupSharedBytesOfTheReferenceModel()
     {
-        // NALU 100→2→1: 606 parameters, 202 cached weights; 4 warps of 32 samples at batch 128, one at batch 17.
-        Assert.Equal(4L * (606 * 5 + 202), TrainingStrategies.GroupSharedBytes(606, 202, 128));
-        Assert.Equal(4L * (606 * 2 + 202), TrainingStrategies.GroupSharedBytes(606, 202, 17));
+        // NALU 100→2→1: 606 parameters and 202 cached weights; the group kernel keeps parameters, cache, gradient, the
+        // slice losses (8 at batch 128, 2 at batch 17) and the clip-norm scale in shared memory.
+        using var device = NaluDevice.Create(DeviceKind.Cpu);
+        using var model = new Nalu.Gpu.Models.Model(device, Nalu.Gpu.Models.ModelArchitecture.Uniform(Nalu.Gpu.Models.UnitKind.Nalu, 100, 2, 1), [1]);
+        Assert.Equal(2 * 606 + 202 + 8 + 1, model.Kernels.GroupSharedFixedFloats(128));
+        Assert.Equal(2 * 606 + 202 + 2 + 1, model.Kernels.GroupSharedFixedFloats(17));
     }
 
     [Fact]

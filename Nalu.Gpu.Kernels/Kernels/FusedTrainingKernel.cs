@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using ILGPU;
 using Nalu.Gpu.Kernels.Units;
 
@@ -203,7 +204,9 @@ public static class FusedTrainingKernel
 
     /// <summary>
     /// Step end: finishes the gradient, adds the regulariser's, clips (by value, then by norm), applies the optimizer,
-    /// then the units' constraints (clamps).
+    /// then the units' constraints (clamps). Built from per-element pieces (<see cref="FinishElement"/>,
+    /// <see cref="ClipNormScale"/>, <see cref="UpdateParameter"/>) that <see cref="GroupTrainingKernel"/> runs in parallel
+    /// over elements and parameters with the same bits.
     /// </summary>
     public static void FinishStep<TUnit, TMem>(
         TUnit unit, OptimizerSettings optimizer, float learningRate, int step, TMem parameters, TMem gradients, TMem state, int pOff)
@@ -212,32 +215,55 @@ public static class FusedTrainingKernel
     {
         int elements = unit.ElementCount, n = unit.ParameterCount;
         for (int e = 0; e < elements; e++)
-        {
-            unit.FinishGradient(e, parameters, pOff, gradients, pOff);
-            unit.Regularize(e, step, parameters, pOff, gradients, pOff);
-        }
+            FinishElement(unit, e, step, parameters, pOff, gradients, pOff);
 
-        float scale = 1f;
-        if (optimizer.ClipNorm > 0f)
-        {
-            float sum = 0f;
-            for (int j = 0; j < n; j++)
-            {
-                float g = OptimizerMath.ClipValue(optimizer, gradients[pOff + j]);
-                sum += g * g;
-            }
-
-            scale = OptimizerMath.NormScale(optimizer, MathF.Sqrt(sum));
-        }
-
+        float scale = ClipNormScale(optimizer, gradients, pOff, n);
         var factors = OptimizerMath.Factors(optimizer, step);
         for (int j = 0; j < n; j++)
-        {
-            float g = OptimizerMath.ClipValue(optimizer, gradients[pOff + j]) * scale;
-            OptimizerMath.Update(optimizer, learningRate, factors, g, parameters, state, pOff + j, 2 * (pOff + j));
-        }
+            UpdateParameter(optimizer, learningRate, factors, scale, parameters, pOff + j, gradients, pOff + j, state, 2 * (pOff + j));
 
         for (int e = 0; e < elements; e++)
             unit.Constrain(e, parameters, pOff);
+    }
+
+    /// <summary>Work item <paramref name="element"/> of the step's end: turns its raw gradient into ∂L/∂parameters, then adds its regulariser's.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FinishElement<TUnit, TMem>(TUnit unit, int element, int step, TMem parameters, int pOff, TMem gradients, int gOff)
+        where TUnit : struct, IUnit
+        where TMem : struct, IFloatMemory
+    {
+        unit.FinishGradient(element, parameters, pOff, gradients, gOff);
+        unit.Regularize(element, step, parameters, pOff, gradients, gOff);
+    }
+
+    /// <summary>
+    /// The clip-norm factor of the finished gradient at <paramref name="gOff"/> (1 when clip-norm is off): the squared
+    /// value-clipped gradients summed in parameter order, a fixed order every path keeps.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ClipNormScale<TMem>(OptimizerSettings optimizer, TMem gradients, int gOff, int n)
+        where TMem : struct, IFloatMemory
+    {
+        if (!(optimizer.ClipNorm > 0f))
+            return 1f;
+        float sum = 0f;
+        for (int j = 0; j < n; j++)
+        {
+            float g = OptimizerMath.ClipValue(optimizer, gradients[gOff + j]);
+            sum += g * g;
+        }
+
+        return OptimizerMath.NormScale(optimizer, MathF.Sqrt(sum));
+    }
+
+    /// <summary>One parameter's update: its gradient clipped by value, scaled by the clip-norm factor, then the optimizer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void UpdateParameter<TMem>(
+        OptimizerSettings optimizer, float learningRate, StepFactors factors, float normScale,
+        TMem parameters, int index, TMem gradients, int gradientIndex, TMem state, int stateIndex)
+        where TMem : struct, IFloatMemory
+    {
+        float g = OptimizerMath.ClipValue(optimizer, gradients[gradientIndex]) * normScale;
+        OptimizerMath.Update(optimizer, learningRate, factors, g, parameters, state, index, stateIndex);
     }
 }

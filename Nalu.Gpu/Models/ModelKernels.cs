@@ -19,6 +19,10 @@ internal interface IModelKernels
     void FusedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource;
     // The same, over model-interleaved buffers (FusedTrainingKernel.InterleavedSteps).
     void InterleavedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource;
+    GroupPlan PlanGroup(int models, int batch, long? sharedBytes = null);
+    // Floats of shared memory the group kernel needs per model whatever else (GroupTrainingKernel.SharedFixedCount).
+    long GroupSharedFixedFloats(int batch);
+    void GroupSteps<TSource>(TSource source, FusedStepArgs args, GroupPlan plan, ArrayView<float> work) where TSource : struct, IDataSource;
     void Evaluate<TSource>(TSource source, EvaluationArgs args) where TSource : struct, IDataSource;
     // The native path's sources read host memory (ArithmeticSource, StoredSource<HostMemory>).
     void NativeSteps<TSource>(TSource source, FusedStepArgs args, NativeBuffers buffers) where TSource : struct, IDataSource;
@@ -70,6 +74,9 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
     private Action<KernelConfig, TUnit, TSource, FusedStepArgs> InterleavedKernel<TSource>() where TSource : struct, IDataSource =>
         _device.Kernel((typeof(TUnit), typeof(TSource), nameof(FusedTrainingKernel.InterleavedSteps)),
             a => a.LoadStreamKernel<TUnit, TSource, FusedStepArgs>(FusedTrainingKernel.InterleavedSteps));
+    private Action<KernelConfig, TUnit, TSource, FusedStepArgs, GroupLayout> GroupKernel<TSource>() where TSource : struct, IDataSource =>
+        _device.Kernel((typeof(TUnit), typeof(TSource), nameof(GroupTrainingKernel)),
+            a => a.LoadStreamKernel<TUnit, TSource, FusedStepArgs, GroupLayout>(GroupTrainingKernel.Steps));
 
     private Action<KernelConfig, TUnit, TSource, EvaluationArgs> EvaluateKernel<TSource>() where TSource : struct, IDataSource =>
         _device.Kernel((typeof(TUnit), typeof(TSource), nameof(EvaluationKernel)),
@@ -119,6 +126,50 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
 
     public void InterleavedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource =>
         InterleavedKernel<TSource>()(_device.LaunchFor(args.Models, gpuGroupSize: 32), _unit, source, args);
+    public long GroupSharedFixedFloats(int batch) => GroupTrainingKernel.SharedFixedCount(_unit, batch);
+
+    /// <summary>
+    /// The group kernel's launch for <paramref name="models"/> models: enough threads per group for the batch's slices (a
+    /// multiple of the warp, at most the device's group size), as many groups as models up to what the device keeps
+    /// resident, and the work area in shared memory when it fits there with the fixed part.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The unit's parameters, cache and gradient do not fit the device's shared memory per group.</exception>
+    /// <param name="models">P.</param>
+    /// <param name="batch">Samples per step.</param>
+    /// <param name="sharedBytes">Shared memory to plan with (null: the device's per-group maximum); tests lower it to force the global work area.</param>
+    public GroupPlan PlanGroup(int models, int batch, long? sharedBytes = null)
+    {
+        var accelerator = _device.Accelerator;
+        int warp = Math.Max(1, accelerator.WarpSize), maxThreads = accelerator.MaxNumThreadsPerGroup;
+        int slices = FusedTrainingKernel.Slices(batch);
+        int threads = Math.Min(maxThreads, (slices + warp - 1) / warp * warp);
+        long limit = Math.Min(sharedBytes ?? long.MaxValue, accelerator.MaxSharedMemoryPerGroup);
+        long fixedFloats = GroupTrainingKernel.SharedFixedCount(_unit, batch);
+        long workFloats = GroupTrainingKernel.WorkCount(_unit, batch, threads);
+        if (4 * fixedFloats > limit)
+        {
+            throw new NotSupportedException(
+                $"The group strategy keeps a model's {_unit.ParameterCount} parameters, {_unit.CacheCount} cache values, its gradient and " +
+                $"{slices} slice losses in shared memory: {4 * fixedFloats:N0} bytes, more than the {limit:N0} bytes per group " +
+                $"of {_device.ShortName}. Use the fused strategy for this model.");
+        }
+
+        bool workInShared = 4 * (fixedFloats + workFloats) <= limit;
+        int resident = accelerator.AcceleratorType == AcceleratorType.CPU
+            ? accelerator.NumMultiprocessors
+            : accelerator.NumMultiprocessors * Math.Max(1, accelerator.MaxNumThreadsPerMultiprocessor / threads);
+        int groups = Math.Max(1, Math.Min(models, resident));
+        if (!workInShared && (long)groups * workFloats > int.MaxValue)
+            throw new NotSupportedException($"The group strategy's work areas ({groups} × {workFloats:N0} floats) exceed 2^31 floats.");
+        int sharedFloats = (int)(workInShared ? fixedFloats + workFloats : fixedFloats);
+        return new GroupPlan(
+            new KernelConfig(groups, threads, SharedMemoryConfig.RequestDynamic<float>(sharedFloats)),
+            workInShared, workInShared ? 0 : groups * workFloats);
+    }
+
+    public void GroupSteps<TSource>(TSource source, FusedStepArgs args, GroupPlan plan, ArrayView<float> work)
+        where TSource : struct, IDataSource =>
+        GroupKernel<TSource>()(plan.Config, _unit, source, args, new GroupLayout { Work = work, WorkInShared = plan.WorkInShared ? 1 : 0 });
 
     public unsafe void NativeSteps<TSource>(TSource source, FusedStepArgs a, NativeBuffers b) where TSource : struct, IDataSource
     {
@@ -212,6 +263,12 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
     public void Evaluate<TSource>(TSource source, EvaluationArgs args) where TSource : struct, IDataSource =>
         EvaluateKernel<TSource>()(_device.LaunchFor((long)args.Models * args.Chunks), _unit, source, args);
 }
+
+/// <summary>
+/// A launch of <see cref="GroupTrainingKernel"/>: grid, group and dynamic shared memory, whether the work area is in shared
+/// memory, and otherwise how many floats of global work area it needs (<see cref="GroupLayout.Work"/>).
+/// </summary>
+internal sealed record GroupPlan(KernelConfig Config, bool WorkInShared, long GlobalWorkFloats);
 
 /// <summary>Host pointers (into CPU-accelerator buffers and pinned arrays) for the native CPU path.</summary>
 internal sealed class NativeBuffers

@@ -313,7 +313,7 @@ public static class UnitChecks
     }
 
     /// <summary>
-    /// Compiles one explicitly grouped kernel for <paramref name="backend"/> (one of <see cref="Backends"/>) in a FRESH
+    /// Compiles one explicitly grouped kernel for <paramref name="backend"/> (one of <see cref="Backends"/>, or "PTX sm_80") in a FRESH
     /// context (a failed compile poisons its context); returns the PTX or OpenCL C source.
     /// </summary>
     public static string Compile(MethodInfo kernel, string backend, bool enableAlgorithms = true)

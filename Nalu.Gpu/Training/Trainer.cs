@@ -30,6 +30,8 @@ public sealed class Trainer : IDisposable
     private readonly float[] _hostLearningRates;
     private BatchedBuffers? _batched;
     private InterleavedBuffers? _interleaved;
+    private readonly GroupPlan? _groupPlan;
+    private MemoryBuffer1D<float, Stride1D.Dense>? _groupWork;
     private float[]? _nativePartials, _nativeScratch;
     private bool _disposed;
 
@@ -91,16 +93,16 @@ public sealed class Trainer : IDisposable
         _settings = _options.Optimizer.ToSettings();
         Strategy = _options.Strategy != TrainingStrategy.Auto ? _options.Strategy
             : TrainingStrategies.Choose(_device.Kind, model.Count, _options.Batch,
-                TrainingStrategies.GroupSharedBytes(model.ParameterCount, model.Kernels.CacheCount, _options.Batch),
-                _device.Accelerator.MaxSharedMemoryPerGroup);
-        // The group-per-model kernel comes from another branch: until it is merged, Auto falls back to what the rule
-        // picks without it, and asking for it by name is a clear error. (Merge: delete these lines.)
-        if (Strategy == TrainingStrategy.Group && _options.Strategy == TrainingStrategy.Auto)
-            Strategy = model.Count >= TrainingStrategies.InterleavedMinModels ? TrainingStrategy.FusedInterleaved : TrainingStrategy.Batched;
-        if (Strategy == TrainingStrategy.Group)
-            throw new NotSupportedException("The group strategy is not part of this build; use fused, fused-interleaved or batched.");
+                4L * model.Kernels.GroupSharedFixedFloats(_options.Batch), _device.Accelerator.MaxSharedMemoryPerGroup);
         if (Strategy == TrainingStrategy.Native && _device.Kind is not (DeviceKind.Native or DeviceKind.Cpu))
             throw new ArgumentException($"The native strategy runs on the host; the model lives on a {_device.Kind} device. Use --device native.");
+        if (Strategy == TrainingStrategy.Group)
+        {
+            if (_device.Kind == DeviceKind.Native)
+                throw new ArgumentException("The group strategy is a kernel; the native device runs plain C#. Use --device cpu or a GPU.");
+            _groupPlan = model.Kernels.PlanGroup(model.Count, _options.Batch, _options.GroupSharedMemoryBytes);
+        }
+
         _hostSeeds = model.Seeds.ToArray();
         _hostOps = ops.Select(o => (int)o).ToArray();
         _hostLearningRates = (_options.LearningRates ?? Enumerable.Repeat(_options.Optimizer.LearningRate, model.Count)).ToArray();
@@ -116,7 +118,8 @@ public sealed class Trainer : IDisposable
         // The interleaved layout trains in its own copies of every per-model buffer.
         double interleavedBytes = Strategy == TrainingStrategy.FusedInterleaved
             ? 4.0 * p * (4.0 * n + model.Kernels.CacheCount + model.Kernels.ScratchPerModel) : 0;
-        _device.EnsureFits(4.0 * p * (2.0 * n + model.Kernels.ScratchPerModel) + batchedBytes + interleavedBytes,
+        _device.EnsureFits(4.0 * p * (2.0 * n + model.Kernels.ScratchPerModel) + batchedBytes + interleavedBytes
+            + 4.0 * (_groupPlan?.GlobalWorkFloats ?? 0),
             $"Training {p} model(s) with batch {_options.Batch} ({Strategy})");
         _seeds = accelerator.Allocate1D(model.Seeds.ToArray());
         _ops = accelerator.Allocate1D(ops.Select(o => (int)o).ToArray());
@@ -211,6 +214,8 @@ public sealed class Trainer : IDisposable
                 RunFused(chunk);
             else if (Strategy == TrainingStrategy.FusedInterleaved)
                 RunInterleaved(chunk);
+            else if (Strategy == TrainingStrategy.Group)
+                RunGroup(chunk);
             else if (Strategy == TrainingStrategy.Native)
                 RunNative(chunk);
             else
@@ -336,6 +341,16 @@ public sealed class Trainer : IDisposable
         common.Deinterleave(p, 2 * n, b.State.View, _state.View);
         common.Deinterleave(p, n, b.Gradients.View, _model.Gradients);
         common.Deinterleave(p, c, b.Cache.View, _model.Cache);
+    }
+
+    private void RunGroup(int steps)
+    {
+        var plan = _groupPlan!;
+        _groupWork ??= _device.Accelerator.Allocate1D<float>(Math.Max(1L, plan.GlobalWorkFloats));
+        if (Task is { } task)
+            _model.Kernels.GroupSteps(Arithmetic(task, CounterRng.TrainStream, task.Interpolation), FusedArgs(steps), plan, _groupWork.View);
+        else
+            _model.Kernels.GroupSteps(TrainingData!.DeviceSource(_options.Sampling, _options.Batch, _options.DataSeed), FusedArgs(steps), plan, _groupWork.View);
     }
 
     private void RunBatched(int steps)
@@ -528,6 +543,7 @@ public sealed class Trainer : IDisposable
         _scratch.Dispose();
         _batched?.Dispose();
         _interleaved?.Dispose();
+        _groupWork?.Dispose();
     }
 
     /// <summary>Model-interleaved copies of every per-model buffer, for <see cref="TrainingStrategy.FusedInterleaved"/>.</summary>

@@ -24,7 +24,12 @@ public enum TrainingStrategy
     /// the layout.
     /// </summary>
     FusedInterleaved,
-    /// <summary>One thread group per model, one thread per sample, the unit in shared memory (GPU devices).</summary>
+    /// <summary>
+    /// One launch runs several whole steps, ONE THREAD GROUP PER MODEL: the model's parameters, cache and gradient in
+    /// shared memory, the group's threads over the slices of the batch, then over parameters for the reduction and the
+    /// update. Bit-identical to <see cref="Fused"/>. Needs a kernel device (CPU accelerator or GPU) and a model whose
+    /// parameters, cache and gradient fit the device's shared memory per group (otherwise <see cref="NotSupportedException"/>).
+    /// </summary>
     Group,
 }
 
@@ -66,6 +71,12 @@ public sealed record TrainerOptions
     /// sums a step's gradient in the same fixed order of batch slices.
     /// </summary>
     public int? Threads { get; init; }
+
+    /// <summary>
+    /// Test hook: the shared memory per group the <see cref="TrainingStrategy.Group"/> strategy plans with (null: the
+    /// device's maximum). A low value forces the work area into global memory, so tests run that path too.
+    /// </summary>
+    internal long? GroupSharedMemoryBytes { get; init; }
 
     /// <summary>
     /// How training batches pick rows of a stored <see cref="Data.Dataset"/> (default <see cref="SamplingMode.Shuffle"/>:

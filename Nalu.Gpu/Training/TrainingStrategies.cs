@@ -16,23 +16,6 @@ public static class TrainingStrategies
     /// </summary>
     public const int InterleavedMinModels = 16_384;
 
-    /// <summary>Threads of one group of the group-per-model layout, as this rule sizes it (one per sample, at most 128).</summary>
-    public const int GroupThreads = 128;
-
-    /// <summary>
-    /// Shared memory (bytes) the group-per-model layout needs for one model, as this rule estimates it: the weights (N),
-    /// the per-step cache (C) and one partial gradient (N) per warp of a group of min(batch, <see cref="GroupThreads"/>)
-    /// threads.
-    /// </summary>
-    public static long GroupSharedBytes(int parameterCount, int cacheCount, int batch)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(parameterCount);
-        ArgumentOutOfRangeException.ThrowIfNegative(cacheCount);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
-        int warps = (Math.Min(batch, GroupThreads) + 31) / 32;
-        return 4L * ((long)parameterCount * (1 + warps) + cacheCount);
-    }
-
     /// <summary>
     /// The layout <see cref="TrainingStrategy.Auto"/> resolves to. Native devices train natively; ILGPU's CPU accelerator
     /// runs the fused kernel (one launch per many steps; its launches cost 0.1–0.5 ms). On a GPU, group-per-model whenever
@@ -43,7 +26,7 @@ public static class TrainingStrategies
     /// <param name="kind">The device's kind (not <see cref="DeviceKind.Auto"/>: a device is already open).</param>
     /// <param name="models">P.</param>
     /// <param name="batch">Samples per step.</param>
-    /// <param name="groupSharedBytes">What the group layout needs per model (<see cref="GroupSharedBytes"/>).</param>
+    /// <param name="groupSharedBytes">The shared memory the group kernel cannot do without for one model: parameters, cache, gradient, slice losses (<c>GroupTrainingKernel.SharedFixedCount</c> floats); the slice partials go to global memory when they do not fit beside it.</param>
     /// <param name="sharedMemoryPerGroup">What the device gives one group.</param>
     public static TrainingStrategy Choose(DeviceKind kind, int models, int batch, long groupSharedBytes, long sharedMemoryPerGroup)
     {
