@@ -64,7 +64,7 @@ public sealed class TrainingStateCheckpointTests(NativeFixture native) : IClassF
     public static TheoryData<string, string> OtherRuns => new()
     {
         { "batch", "batch: 4 in the checkpoint, 8 here" },
-        { "lr", "optimizer:" },
+        { "lr", "learning rate: 0.001 in the checkpoint, 0.5 here" },
         { "seeds", "seeds: [1, 2] in the checkpoint, [1, 3] here" },
         { "op", "task: Add" },
         { "arch", "architecture:" },

@@ -96,13 +96,13 @@ public sealed partial class Trainer
         void Compare<T>(string what, T there, T here)
         {
             if (!EqualityComparer<T>.Default.Equals(there, here))
-                list.Add($"{what}: {there} in the checkpoint, {here} here");
+                list.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: {there} in the checkpoint, {here} here"));
         }
 
         void CompareList<T>(string what, IReadOnlyList<T> there, IReadOnlyList<T> here)
         {
             if (!there.SequenceEqual(here))
-                list.Add($"{what}: [{string.Join(", ", there)}] in the checkpoint, [{string.Join(", ", here)}] here");
+                list.Add(string.Create(CultureInfo.InvariantCulture, $"{what}: [{string.Join(", ", there.Select(Text))}] in the checkpoint, [{string.Join(", ", here.Select(Text))}] here"));
         }
 
         string savedArch = Checkpoint.Describe(contents.Architecture), arch = Checkpoint.Describe(_model.Architecture);
@@ -136,18 +136,31 @@ public sealed partial class Trainer
 
         var o = saved.Options;
         Compare("batch", o.Batch, _options.Batch);
-        Compare("optimizer", o.Optimizer, _options.Optimizer);
+        var (so, ho) = (o.Optimizer, _options.Optimizer);
+        Compare("optimizer", so.Kind, ho.Kind);
+        Compare("learning rate", so.LearningRate, ho.LearningRate);
+        Compare("beta1", so.Beta1, ho.Beta1);
+        Compare("beta2", so.Beta2, ho.Beta2);
+        Compare("epsilon", so.Epsilon, ho.Epsilon);
+        Compare("clip value", so.ClipValue, ho.ClipValue);
+        Compare("clip norm", so.ClipNorm, ho.ClipNorm);
         Compare("strategy", o.Strategy, Strategy);
         Compare("evaluate-every", o.EvaluateEvery, _options.EvaluateEvery);
         Compare("evaluation chunks", o.EvaluationChunks, _options.EvaluationChunks);
-        var savedRates = (o.LearningRates ?? Enumerable.Repeat(o.Optimizer.LearningRate, _model.Count)).ToArray();
-        CompareList("learning rates", savedRates, _hostLearningRates);
+        if (o.LearningRates is not null || _options.LearningRates is not null)
+        {
+            var savedRates = (o.LearningRates ?? Enumerable.Repeat(o.Optimizer.LearningRate, _model.Count)).ToArray();
+            CompareList("per-model learning rates", savedRates, _hostLearningRates);
+        }
         if (Task is not null && contents.Task is not null)
         {
             Compare("validation samples", o.ValidationSamples, _options.ValidationSamples);
             Compare("test samples", o.TestSamples, _options.TestSamples);
-            var savedOps = (o.Ops ?? Enumerable.Repeat(contents.Task.Op, _model.Count)).Select(op => (int)op).ToArray();
-            CompareList("ops", savedOps, _hostOps);
+            if (o.Ops is not null || _options.Ops is not null)
+            {
+                var savedOps = (o.Ops ?? Enumerable.Repeat(contents.Task.Op, _model.Count)).ToArray();
+                CompareList("ops", savedOps, _hostOps.Select(op => (Kernels.ArithmeticOp)op).ToArray());
+            }
         }
         else
         {
@@ -157,6 +170,13 @@ public sealed partial class Trainer
 
         return list;
     }
+
+    private static string Text<T>(T value) => value switch
+    {
+        float f => f.ToString(CultureInfo.InvariantCulture),
+        Kernels.ArithmeticOp op => op.ToString().ToLowerInvariant(),
+        _ => value?.ToString() ?? "",
+    };
 
     private static string Describe(TrainingState.DataRecord? d) =>
         d is null ? "none" : $"{d.Rows} rows × ({d.Inputs} → {d.Outputs}), fingerprint {d.Fingerprint}";
