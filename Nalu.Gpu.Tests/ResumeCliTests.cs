@@ -91,21 +91,25 @@ public sealed class ResumeCliTests(ITestOutputHelper output) : IDisposable
     public void ExperimentStoppedAfterACheckpoint_ResumesToTheSameTable()
     {
         string full = In("full"), stopped = In("stopped");
-        Assert.Equal(0, Cli([.. Grid("nac,mlp-linear"), "--out", full, "--checkpoint-every", "0"]).Code);
+        string[] grid = Grid("mlp-linear,nac");
+        Assert.Equal(0, Cli([.. grid, "--out", full, "--checkpoint-every", "0"]).Code);
+        // The resumed population has a model that first succeeds by step 300, so the resume must replay the saved
+        // evaluations to record that step (a later evaluation would give a later one).
+        Assert.Contains(Records(full), r => r.Contains("\"unit\":\"nac\"") && r.Contains("\"firstSuccessStep\":300"));
 
         // Checkpoints every 150 steps (not a multiple of the 50-step launches): the first population writes 3 and is
         // recorded (its file deleted), the second stops right after its 2nd, at step 300, as a kill would.
-        var (code, stdout, _) = Cli([.. Grid("nac,mlp-linear"), "--out", stopped, "--checkpoint-every", "150", "--stop-after-checkpoints", "5"]);
+        var (code, stdout, _) = Cli([.. grid, "--out", stopped, "--checkpoint-every", "150", "--stop-after-checkpoints", "5"]);
         Assert.Equal(130, code);
         Assert.Contains("Stopped after 5 checkpoint(s)", stdout);
         var left = Assert.Single(Directory.GetFiles(Path.Combine(stopped, "checkpoints")));
-        Assert.StartsWith("mlp-linear_", Path.GetFileName(left));
+        Assert.StartsWith("nac_", Path.GetFileName(left));
         Assert.Equal(300, Checkpoint.Read(left).Step);
         Assert.Equal(4, File.ReadAllLines(Path.Combine(stopped, "results.jsonl")).Length);
 
-        (code, stdout, _) = Cli([.. Grid("nac,mlp-linear"), "--out", stopped, "--checkpoint-every", "150"]);
+        (code, stdout, _) = Cli([.. grid, "--out", stopped, "--checkpoint-every", "150"]);
         Assert.Equal(0, code);
-        Assert.Contains("Resuming mlp-linear 1:2=2:6 (4 models) from step 300", stdout);
+        Assert.Contains("Resuming nac 1:2=2:6 (4 models) from step 300", stdout);
         Assert.Empty(Directory.GetFiles(Path.Combine(stopped, "checkpoints")));
         Assert.Equal(File.ReadAllBytes(Path.Combine(full, "table.csv")), File.ReadAllBytes(Path.Combine(stopped, "table.csv")));
         Assert.Equal(Records(full), Records(stopped));
