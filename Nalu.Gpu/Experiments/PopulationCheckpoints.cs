@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Nalu.Gpu.Bench.Experiments;
+namespace Nalu.Gpu.Experiments;
 
 /// <summary>
 /// Where and how often <c>experiment arithmetic</c> checkpoints the population it is training: every <see cref="Every"/>
