@@ -50,7 +50,8 @@ public sealed class CudaResumeTests(CudaFixture fixture) : ResumeTests(fixture),
 /// history, last losses and divergence flags to 2,000 straight steps. Scenarios: NALU with Adam; the nau-nmu preset with
 /// its regulariser schedule shortened to steps 1000→2000 (so the resume falls at its start); a stored data set under
 /// epoch shuffling (40 rows, batch 8: 400 epochs); a population of MLPs trained by SGD with a model that diverges (its NaNs are saved as they
-/// are). The resumed trainer launches 7 steps at a time instead of 50, which must not change a bit.
+/// are). The resumed trainer launches 7 steps at a time instead of 50 and the native path runs 3 workers instead of one per
+/// core, which must not change a bit.
 /// </summary>
 public abstract class ResumeTests(DeviceFixture fixture) : IDisposable
 {
@@ -139,7 +140,7 @@ public abstract class ResumeTests(DeviceFixture fixture) : IDisposable
             Assert.NotNull(saved.Training);
             Assert.Equal(Half, saved.Step);
             Assert.Equal(strategy, saved.Training.Options.Strategy);
-            using var resumed = NewTrainer(model, scenario, saved.Training.Options with { StepsPerLaunch = 7, ReportEvery = 3 }, data);
+            using var resumed = NewTrainer(model, scenario, saved.Training.Options with { StepsPerLaunch = 7, ReportEvery = 3, Threads = 3 }, data);
             resumed.Restore(saved);
             Assert.Equal(Half, resumed.Step);
             resumed.Train(Half);
