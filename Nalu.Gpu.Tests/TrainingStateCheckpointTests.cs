@@ -61,6 +61,37 @@ public sealed class TrainingStateCheckpointTests(NativeFixture native) : IClassF
         Assert.Contains("no training state", e.Message);
     }
 
+    /// <summary>
+    /// Every trainer and optimizer option goes through the file and comes back equal, so an option added later cannot be
+    /// forgotten by the checkpoint silently (this fails until it is added to <c>TrainingStateFormat</c>).
+    /// </summary>
+    [Fact]
+    public void EveryOptionRoundTrips()
+    {
+        var recorded = typeof(TrainingStateFormat.OptionsRecord).GetProperties().Select(p => p.Name).ToHashSet();
+        Assert.All(typeof(TrainerOptions).GetProperties().Select(p => p.Name), name => Assert.Contains(name, recorded));
+        var optimizer = typeof(TrainingStateFormat.OptimizerRecord).GetProperties().Select(p => p.Name).ToHashSet();
+        Assert.All(typeof(OptimizerOptions).GetProperties().Select(p => p.Name), name => Assert.Contains(name, optimizer));
+
+        var options = new TrainerOptions
+        {
+            Batch = 3, Optimizer = OptimizerOptions.RmsProp(0.02f, 0.9f, 1e-6f).WithClipping(0.5f, 2f), EvaluateEvery = 4,
+            ValidationSamples = 9, TestSamples = 11, Strategy = TrainingStrategy.Native, ReportEvery = 2, StepsPerLaunch = 5,
+            Ops = [ArithmeticOp.Add, ArithmeticOp.Sub], LearningRates = [0.01f, 0.03f], EvaluationChunks = 3, Threads = 2,
+            Sampling = SamplingMode.WithReplacement, DataSeed = 17,
+        };
+        string path = Path.Combine(_dir, "options.safetensors");
+        using (var model = new Model(native.Device, Arch, [1, 2]))
+        using (var trainer = new Trainer(model, Task, options))
+        {
+            trainer.Train(4);
+            trainer.SaveCheckpoint(path);
+        }
+
+        var saved = Checkpoint.Read(path).Training!.Options;
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(options), System.Text.Json.JsonSerializer.Serialize(saved));
+    }
+
     public static TheoryData<string, string> OtherRuns => new()
     {
         { "batch", "batch: 4 in the checkpoint, 8 here" },
