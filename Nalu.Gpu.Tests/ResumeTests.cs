@@ -20,6 +20,7 @@ public sealed class CpuResumeTests(CpuFixture fixture) : ResumeTests(fixture), I
     [InlineData("dataset", TrainingStrategy.Fused)]
     [InlineData("dataset", TrainingStrategy.Batched)]
     [InlineData("diverged", TrainingStrategy.Fused)]
+    [InlineData("nau-nmu", TrainingStrategy.FusedInterleaved)]
     public void ResumedRun_IsBitIdenticalToTheStraightOne(string scenario, TrainingStrategy strategy) => ResumedEqualsStraight(scenario, strategy);
 }
 
