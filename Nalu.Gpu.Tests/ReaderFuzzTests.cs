@@ -183,6 +183,17 @@ public sealed class ReaderFuzzTests(ITestOutputHelper output) : IDisposable
                 Checkpoint.Save(path, model, new ArithmeticTask(ArithmeticOp.Add, inputs: 2), step: 7);
                 bases.Add(File.ReadAllBytes(path));
             }
+
+            // A checkpoint with training state (optimizer moments, best evaluations, history, options).
+            using (var model = new Model(device, architectures[1], seeds: [1, 2]))
+            using (var trainer = new Nalu.Gpu.Training.Trainer(model, new ArithmeticTask(ArithmeticOp.Add, inputs: 2),
+                new Nalu.Gpu.Training.TrainerOptions { Batch = 4, EvaluateEvery = 5, ValidationSamples = 16, TestSamples = 16, EvaluationChunks = 2 }))
+            {
+                trainer.Train(12);
+                string path = Path.Combine(_dir, $"base{bases.Count}.safetensors");
+                trainer.SaveCheckpoint(path);
+                bases.Add(File.ReadAllBytes(path));
+            }
         }
 
         Run("safetensors", Plans(bases.Count), bases.ToArray(), (_, bytes) =>

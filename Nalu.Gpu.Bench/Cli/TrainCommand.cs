@@ -30,8 +30,14 @@ public sealed class TrainOptions : ModelOptions
     [Option("json", HelpText = "Write a machine-readable result to this file ('-' for stdout).")]
     public string? Json { get; set; }
 
-    [Option("save", HelpText = "Write a safetensors checkpoint of the trained model(s) to this file.")]
+    [Option("save", HelpText = "Write a safetensors checkpoint of the trained model(s) to this file, with the training state (optimizer moments, step, " +
+        "best evaluations, history, options) so that --resume can continue it. When a model diverged, only the finite models are saved, without training state.")]
     public string? Save { get; set; }
+
+    [Option("resume", HelpText = "Continue the run saved in this checkpoint by --save (or --save-every): give the same options as that run, with --steps the " +
+        "run's new total (e.g. --steps 2000 continues a checkpoint at step 1000 for 1000 more). The result is bit-identical to a run that never stopped. " +
+        "--save may name the same file.")]
+    public string? Resume { get; set; }
 
     [Option("save-every", Default = 0, HelpText = "With --save, also rewrite the checkpoint every this many steps (atomically), so a long run keeps its progress.")]
     public int SaveEvery { get; set; }
@@ -73,6 +79,8 @@ internal static class TrainCommand
             throw new UsageException($"--steps {o.Steps} must be at least 1.");
         if (o.EvalEvery < 0 || o.EvalSamples < 1)
             throw new UsageException("--eval-every must be ≥ 0 and --eval-samples ≥ 1.");
+        if (o.Resume is not null && o.Baseline)
+            throw new UsageException("--resume continues one run; it cannot be combined with --baseline.");
         if (o.Data is not null)
             return TrainDataCommand.Run(o);
         if (o.InputColumns is not null || o.TargetColumns is not null || o.Valid is not null || o.Test is not null)
@@ -91,6 +99,8 @@ internal static class TrainCommand
             CheckWritable(o.Json, "--json");
         try
         {
+            // --save may rewrite the checkpoint it resumes (read whole before training); --json may not.
+            Nalu.Gpu.IO.SafeFile.EnsureDistinct([("--resume", o.Resume)], [("--json", o.Json)]);
             Nalu.Gpu.IO.SafeFile.EnsureDistinct([], [("--save", o.Save), ("--json", o.Json)]);
         }
         catch (ArgumentException e)
@@ -98,19 +108,22 @@ internal static class TrainCommand
             throw new UsageException(e.Message);
         }
 
+        var resume = ReadResume(o);
         using var device = NaluDevice.Create(o.DeviceKind, o.DeviceIndex);
         bool toStdout = o.Json == "-";
         var log = toStdout ? new StreamWriter(Console.OpenStandardError()) { AutoFlush = true } : Console.Out;
         log.WriteLine($"Device: {device}");
 
         var results = new List<RunResult>();
-        var main = TrainOne(device, architecture, o.Unit, task, options, o, log, periodicSave: true, out var model);
+        var main = TrainOne(device, architecture, o.Unit, task, options, o, log, periodicSave: true, resume, out var model, out var mainTrainer);
         results.Add(main);
         using (model)
+        using (mainTrainer)
         {
             if (baselineArch is not null)
             {
-                var baseline = TrainOne(device, baselineArch, "mlp", task, options, o, log, periodicSave: false, out var baselineModel);
+                var baseline = TrainOne(device, baselineArch, "mlp", task, options, o, log, periodicSave: false, null, out var baselineModel, out var baselineTrainer);
+                baselineTrainer.Dispose();
                 baselineModel.Dispose();
                 results.Add(baseline);
             }
@@ -128,7 +141,7 @@ internal static class TrainCommand
             }
 
             if (o.Save is not null)
-                SaveFinite(o.Save, model, task, o.Steps, log);
+                SaveRun(o.Save, mainTrainer, model, task, log);
         }
 
         bool diverged = results.SelectMany(r => r.Models).Any(m => m.Diverged);
@@ -152,6 +165,60 @@ internal static class TrainCommand
             log.WriteLine($"Saved checkpoint: {path}");
     }
 
+    /// <summary>
+    /// Saves the run with its training state (resumable), or, when a model's parameters are no longer finite, the finite
+    /// models only, without training state, as <see cref="SaveFinite"/> does.
+    /// </summary>
+    internal static void SaveRun(string path, Trainer trainer, Model model, ArithmeticTask? task, TextWriter log)
+    {
+        if (model.GetParameters().All(float.IsFinite))
+        {
+            trainer.SaveCheckpoint(path);
+            log.WriteLine($"Saved checkpoint: {path} (with the training state at step {trainer.Step}: continue it with --resume)");
+            return;
+        }
+
+        SaveFinite(path, model, task, trainer.Step, log);
+        log.WriteLine("  (A model diverged, so the checkpoint holds no training state and cannot be resumed.)");
+    }
+
+    /// <summary>
+    /// Reads --resume's checkpoint before any work starts: it must hold a training state at a step below --steps (the
+    /// run's total).
+    /// </summary>
+    internal static Checkpoint.Contents? ReadResume(TrainOptions o)
+    {
+        if (o.Resume is null)
+            return null;
+        var contents = Checkpoint.Read(o.Resume);
+        if (contents.Training is null)
+        {
+            throw new UsageException($"--resume '{o.Resume}' holds no training state (written by an older version, by another command, " +
+                "or after a model diverged); it cannot be resumed.");
+        }
+
+        if (contents.Step >= o.Steps)
+            throw new UsageException($"--resume '{o.Resume}' is at step {contents.Step}; --steps is the run's total, so give more than {contents.Step}.");
+        return contents;
+    }
+
+    /// <summary>Restores --resume's state into <paramref name="trainer"/>; another run's checkpoint is a usage error naming what differs.</summary>
+    internal static void Restore(Trainer trainer, Checkpoint.Contents? resume, TrainOptions o, TextWriter log)
+    {
+        if (resume is null)
+            return;
+        try
+        {
+            trainer.Restore(resume);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--resume '{o.Resume}': {e.Message.Split('\n')[0].Split(" (Parameter")[0].Trim()} Give the options of the run that saved it.");
+        }
+
+        log.WriteLine($"Resuming from step {resume.Step} of {o.Resume}: {o.Steps - resume.Step} more step(s) to {o.Steps}.");
+    }
+
     internal static void CheckWritable(string path, string option)
     {
         string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -162,12 +229,13 @@ internal static class TrainCommand
     }
 
     private static RunResult TrainOne(NaluDevice device, ModelArchitecture architecture, string unit, ArithmeticTask task,
-        TrainerOptions options, TrainOptions o, TextWriter log, bool periodicSave, out Model model)
+        TrainerOptions options, TrainOptions o, TextWriter log, bool periodicSave, Checkpoint.Contents? resume, out Model model, out Trainer trainer)
     {
         // Preflight before the seed list itself is built: --models 2000000000 must be a message, not an 8 GB array.
         device.EnsureFits(4.0 * o.Models * (5.0 * architecture.ParameterCount + 1), $"--models {o.Models} of {architecture.ParameterCount} parameters");
         var trained = model = new Model(device, architecture, o.Seeds);
-        using var trainer = new Trainer(model, task, options);
+        var run = trainer = new Trainer(model, task, options);
+        Restore(trainer, resume, o, log);
         log.WriteLine($"Training {architecture.ShortName} on {task.Op} ({task.Inputs} inputs), {o.Models} model(s), {o.Steps} steps, batch {o.Batch}, strategy {trainer.Strategy}");
         var regularizers = architecture.Layers.Where(l => l.HasRegularizer).Select(l => ModelPresets.Describe(l.Regularizer)).Distinct().ToArray();
         if (regularizers.Length > 0)
@@ -177,19 +245,20 @@ internal static class TrainCommand
             ? p =>
             {
                 if (p.Step % o.SaveEvery == 0 && p.Step < p.TotalSteps)
-                    SaveFinite(o.Save, trained, task, p.Step, TextWriter.Null);
+                    SaveRun(o.Save, run, trained, task, TextWriter.Null);
             }
             : null;
-        Run(trainer, o.Steps, o.Quiet, log, periodic);
+        int first = trainer.Step;
+        Run(trainer, o.Steps - first, o.Quiet, log, periodic);
         clock.Stop();
         var final = trainer.History.Count > 0 && trainer.History[^1].Step == trainer.Step ? trainer.History[^1] : trainer.Evaluate();
         var models = Enumerable.Range(0, trained.Count).Select(p => new ModelResult(
-            trained.Seeds[p], trainer.LastLosses[p], final.Interpolation[p], final.Extrapolation[p],
-            trainer.Diverged[p] || double.IsNaN(final.Interpolation[p]) || double.IsNaN(final.Extrapolation[p]))).ToArray();
+            trained.Seeds[p], run.LastLosses[p], final.Interpolation[p], final.Extrapolation[p],
+            run.Diverged[p] || double.IsNaN(final.Interpolation[p]) || double.IsNaN(final.Extrapolation[p]))).ToArray();
         return new RunResult(architecture.ShortName, architecture.ToString(), unit, task.Op.ToString().ToLowerInvariant(), task.Inputs, o.Steps, o.Batch,
             options.Optimizer.Kind.ToString().ToLowerInvariant(), options.Optimizer.LearningRate, task.Interpolation.ToString(),
             task.Extrapolation.ToString(), device.ToString(), trainer.Strategy.ToString(), clock.Elapsed.TotalSeconds,
-            (double)o.Steps * model.Count / clock.Elapsed.TotalSeconds, models);
+            (double)(o.Steps - first) * model.Count / clock.Elapsed.TotalSeconds, models);
     }
 
     internal static void Run(Trainer trainer, int steps, bool quiet, TextWriter log, Action<TrainingProgress>? periodic)
@@ -206,7 +275,7 @@ internal static class TrainCommand
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                 .Start(ctx =>
                 {
-                    var bar = ctx.AddTask("training", maxValue: steps);
+                    var bar = ctx.AddTask("training", maxValue: trainer.Step + steps);
                     trainer.Train(steps, p =>
                     {
                         periodic?.Invoke(p);

@@ -23,6 +23,7 @@ internal static class TrainDataCommand
             TrainCommand.CheckWritable(o.Json, "--json");
         try
         {
+            SafeFile.EnsureDistinct([("--data", o.Data), ("--valid", o.Valid), ("--test", o.Test), ("--resume", o.Resume)], [("--json", o.Json)]);
             SafeFile.EnsureDistinct([("--data", o.Data), ("--valid", o.Valid), ("--test", o.Test)], [("--save", o.Save), ("--json", o.Json)]);
         }
         catch (ArgumentException e)
@@ -36,6 +37,7 @@ internal static class TrainDataCommand
         var architecture = o.BuildArchitecture(inputs: trainX.Columns, outputs: trainY.Columns);
         var options = o.BuildTrainerOptions(o.EvalEvery, Math.Max(1, o.EvalSamples));
 
+        var resume = TrainCommand.ReadResume(o);
         using var device = NaluDevice.Create(o.DeviceKind, o.DeviceIndex);
         bool toStdout = o.Json == "-";
         var log = toStdout ? new StreamWriter(Console.OpenStandardError()) { AutoFlush = true } : Console.Out;
@@ -49,16 +51,18 @@ internal static class TrainDataCommand
         device.EnsureFits(4.0 * o.Models * (5.0 * architecture.ParameterCount + 1), $"--models {o.Models} of {architecture.ParameterCount} parameters");
         using var model = new Model(device, architecture, o.Seeds);
         using var trainer = new Trainer(model, trainSet, options, validSet, testSet);
+        TrainCommand.Restore(trainer, resume, o, log);
         log.WriteLine($"Training {architecture.ShortName}, {o.Models} model(s), {o.Steps} steps, batch {o.Batch}, sampling {options.Sampling}, strategy {trainer.Strategy}");
         Action<TrainingProgress>? periodic = o.SaveEvery > 0 && o.Save is not null
             ? p =>
             {
                 if (p.Step % o.SaveEvery == 0 && p.Step < p.TotalSteps)
-                    TrainCommand.SaveFinite(o.Save, model, null, p.Step, TextWriter.Null);
+                    TrainCommand.SaveRun(o.Save, trainer, model, null, TextWriter.Null);
             }
             : null;
         var clock = Stopwatch.StartNew();
-        TrainCommand.Run(trainer, o.Steps, o.Quiet, log, periodic);
+        int first = trainer.Step;
+        TrainCommand.Run(trainer, o.Steps - first, o.Quiet, log, periodic);
         clock.Stop();
         var final = trainer.History.Count > 0 && trainer.History[^1].Step == trainer.Step ? trainer.History[^1] : trainer.Evaluate();
         var models = Enumerable.Range(0, model.Count).Select(p => new ModelResult(
@@ -66,7 +70,7 @@ internal static class TrainDataCommand
             trainer.Diverged[p] || !float.IsFinite(trainer.LastLosses[p]))).ToArray();
         var result = new RunResult(architecture.ShortName, architecture.ToString(), o.Unit, "data", trainX.Columns, o.Steps, o.Batch,
             options.Optimizer.Kind.ToString().ToLowerInvariant(), options.Optimizer.LearningRate, o.Valid ?? "", o.Test ?? "",
-            device.ToString(), trainer.Strategy.ToString(), clock.Elapsed.TotalSeconds, (double)o.Steps * model.Count / clock.Elapsed.TotalSeconds, models);
+            device.ToString(), trainer.Strategy.ToString(), clock.Elapsed.TotalSeconds, (double)(o.Steps - first) * model.Count / clock.Elapsed.TotalSeconds, models);
 
         TrainCommand.PrintSummary([result], log, "Validation MSE", "Test MSE");
         if (o.Valid is null || o.Test is null)
@@ -81,7 +85,7 @@ internal static class TrainDataCommand
         }
 
         if (o.Save is not null)
-            TrainCommand.SaveFinite(o.Save, model, null, o.Steps, log);
+            TrainCommand.SaveRun(o.Save, trainer, model, null, log);
         bool diverged = models.Any(m => m.Diverged);
         if (diverged)
             log.WriteLine("A model diverged (NaN or infinite loss): exit code 3.");

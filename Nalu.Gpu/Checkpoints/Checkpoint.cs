@@ -5,6 +5,7 @@ using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;
+using Nalu.Gpu.Training;
 
 namespace Nalu.Gpu.Checkpoints;
 
@@ -19,7 +20,9 @@ namespace Nalu.Gpu.Checkpoints;
 /// (<c>"kind": "custom", "custom": NAME</c>); loading it needs the unit registered (<see cref="CustomUnits"/>) or a resolver.
 /// A population of P models adds a leading dimension P. Metadata (all strings): <c>format</c> =
 /// <c>nalu-gpu/1</c>, <c>architecture</c> (JSON list of layers), <c>seeds</c> (JSON list), and optionally
-/// <c>task</c> (JSON) and <c>step</c>.
+/// <c>task</c> (JSON) and <c>step</c>. A checkpoint written by <see cref="Trainer.SaveCheckpoint"/> also holds the
+/// training state (the <c>training</c> metadata entry and the <c>training.*</c> tensors, documented in
+/// <see cref="Contents.Training"/>); older checkpoints, without it, read as before.
 /// </remarks>
 public static class Checkpoint
 {
@@ -96,7 +99,17 @@ public static class Checkpoint
     public sealed record TaskRecord(ArithmeticOp Op, int Inputs, string Interpolation, string Extrapolation, int SubsetSize, int SubsetGap);
 
     /// <summary>What a checkpoint holds besides the weights.</summary>
-    public sealed record Contents(ModelArchitecture Architecture, int[] Seeds, float[] Parameters, ArithmeticTask? Task, int Step);
+    public sealed record Contents(ModelArchitecture Architecture, int[] Seeds, float[] Parameters, ArithmeticTask? Task, int Step)
+    {
+        /// <summary>
+        /// The training state, when the checkpoint was written by <see cref="Trainer.SaveCheckpoint"/> (null for
+        /// <see cref="Save"/> and older files). Stored as the tensors <c>training.optimizer_state</c> (P, N, 2) and
+        /// <c>training.best_parameters</c> (P, N) and the JSON metadata entry <c>training</c> (step, resolved options,
+        /// last losses, divergence flags, best evaluations, evaluation history, stored-data fingerprints). Only the rows of
+        /// models listed as non-finite there may hold NaN or infinities.
+        /// </summary>
+        public TrainingState? Training { get; init; }
+    }
 
     /// <summary>Writes all models atomically (temporary file, then rename).</summary>
     /// <exception cref="ArgumentException">A model's parameters are NaN or infinite (it diverged): nothing is written.
@@ -138,7 +151,18 @@ public static class Checkpoint
         return left.Select(m => model.Seeds[m]).ToArray();
     }
 
-    private static void Write(string path, ModelArchitecture arch, IReadOnlyList<int> seeds, float[] parameters, ArithmeticTask? task, int step)
+    /// <summary>Writes a checkpoint with <paramref name="training"/> state (all models, diverged ones as they are).</summary>
+    internal static void Write(string path, Model model, ArithmeticTask? task, float[] parameters, TrainingState training)
+    {
+        var (tensors, json, nonFinite) = TrainingStateFormat.Encode(training, parameters, model.Count, model.ParameterCount);
+        Write(path, model.Architecture, model.Seeds, parameters, task, training.Step, tensors, json, nonFinite);
+    }
+
+    /// <summary>The architecture as its metadata JSON: two architectures are the same model when these are equal.</summary>
+    internal static string Describe(ModelArchitecture arch) => JsonSerializer.Serialize(arch.Layers.Select(LayerRecord.Of), Json);
+
+    private static void Write(string path, ModelArchitecture arch, IReadOnlyList<int> seeds, float[] parameters, ArithmeticTask? task, int step,
+        IReadOnlyList<SafeTensor>? extraTensors = null, string? training = null, bool allowNonFinite = false)
     {
         int p = seeds.Count, n = arch.ParameterCount;
         var tensors = new List<SafeTensor>();
@@ -164,13 +188,16 @@ public static class Checkpoint
             ["step"] = step.ToString(CultureInfo.InvariantCulture),
         };
         if (task is not null)
-        {
-            metadata["task"] = JsonSerializer.Serialize(new TaskRecord(task.Op, task.Inputs, task.Interpolation.ToString(),
-                task.Extrapolation.ToString(), task.SubsetSize, task.SubsetGap), Json);
-        }
-
-        SafeTensorsFile.Write(path, tensors, metadata);
+            metadata["task"] = DescribeTask(task);
+        if (training is not null)
+            metadata[TrainingStateFormat.MetadataKey] = training;
+        tensors.AddRange(extraTensors ?? []);
+        SafeTensorsFile.WriteCore(path, tensors, metadata, allowNonFinite);
     }
+
+    /// <summary>The task as its metadata JSON: two tasks are the same when these are equal.</summary>
+    internal static string DescribeTask(ArithmeticTask task) => JsonSerializer.Serialize(new TaskRecord(task.Op, task.Inputs,
+        task.Interpolation.ToString(), task.Extrapolation.ToString(), task.SubsetSize, task.SubsetGap), Json);
 
     /// <summary>Reads and validates a checkpoint.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
@@ -187,7 +214,16 @@ public static class Checkpoint
     public static Contents Read(string path, Func<string, CustomUnit?> resolve)
     {
         ArgumentNullException.ThrowIfNull(resolve);
-        var (tensors, metadata) = SafeTensorsFile.Read(path);
+        // Non-finite values are allowed only in the rows of models that a training state lists as diverged; a checkpoint
+        // without one refuses them at once, as it always did.
+        var (tensors, metadata) = SafeTensorsFile.ReadCore(path, allowNonFinite: true);
+        string? trainingJson = metadata.GetValueOrDefault(TrainingStateFormat.MetadataKey);
+        if (trainingJson is null)
+        {
+            foreach (var tensor in tensors)
+                TrainingStateFormat.CheckFinite(path, tensor.Name, tensor.Data, 0, new HashSet<int>());
+        }
+
         string Need(string key) => metadata.TryGetValue(key, out var v)
             ? v
             : throw new CheckpointFormatException($"'{path}' is a safetensors file but not a Nalu.Gpu checkpoint: metadata '{key}' is missing.");
@@ -244,7 +280,16 @@ public static class Checkpoint
         if (task is not null && task.Inputs != arch.Inputs)
             throw new CheckpointFormatException($"'{path}': the task has {task.Inputs} inputs but the model takes {arch.Inputs}.");
 
+        int step = 0;
+        if (metadata.TryGetValue("step", out var stepText)
+            && !(int.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out step) && step >= 0))
+            throw new CheckpointFormatException($"'{path}': metadata 'step' is '{stepText}', not a whole number ≥ 0.");
         int p = seeds.Length, n = arch.ParameterCount;
+        (TrainingStateFormat.StateRecord Record, TrainerOptions Options)? training =
+            trainingJson is null ? null : TrainingStateFormat.Parse(path, trainingJson, p, step);
+        var allowed = training?.Record.NonFinite.ToHashSet() ?? [];
+        if (training?.Record.Data is { } data && (data[0]!.Inputs != arch.Inputs || data[0]!.Outputs != arch.Outputs))
+            throw new CheckpointFormatException($"'{path}': metadata 'training': the training set's width does not match the model's.");
         var parameters = new float[p * n];
         var byName = tensors.ToDictionary(t => t.Name);
         for (int l = 0; l < arch.Layers.Count; l++)
@@ -263,19 +308,21 @@ public static class Checkpoint
                 }
 
                 int size = shape.Aggregate(1, (a, b) => a * b);
+                TrainingStateFormat.CheckFinite(path, key, tensor.Data, size, allowed);
                 for (int m = 0; m < p; m++)
                     Array.Copy(tensor.Data, m * size, parameters, m * n + offset, size);
                 offset += size;
             }
         }
 
+        var state = training is { } t2 ? TrainingStateFormat.Decode(path, t2.Record, t2.Options, byName, p, n) : null;
         if (byName.Count > 0)
             throw new CheckpointFormatException($"'{path}': unexpected tensors {string.Join(", ", byName.Keys)}.");
-        int step = 0;
-        if (metadata.TryGetValue("step", out var stepText)
-            && !(int.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out step) && step >= 0))
-            throw new CheckpointFormatException($"'{path}': metadata 'step' is '{stepText}', not a whole number ≥ 0.");
-        return new Contents(arch, seeds, parameters, task, step);
+        if (state is not null && (task is null) != (state.Data is not null))
+            throw new CheckpointFormatException($"'{path}': metadata 'training' must name stored data sets exactly when there is no task.");
+        if (state?.Options.Ops is not null && task is null)
+            throw new CheckpointFormatException($"'{path}': metadata 'training' lists ops but there is no arithmetic task.");
+        return new Contents(arch, seeds, parameters, task, step) { Training = state };
     }
 
     /// <summary>
@@ -309,7 +356,20 @@ public static class Checkpoint
     {
         contents = Read(path, resolve);
         var model = new Model(device, contents.Architecture, contents.Seeds);
-        model.SetParameters(contents.Parameters);
+        try
+        {
+            // Read let NaN through only for the models a training state lists as diverged: restore them as they were.
+            if (contents.Training is not null)
+                model.SetParametersAllowingNonFinite(contents.Parameters);
+            else
+                model.SetParameters(contents.Parameters);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+
         return model;
     }
 }

@@ -58,11 +58,18 @@ public static class SafeTensorsFile
     /// </summary>
     /// <exception cref="ArgumentException">A tensor has a null, empty, duplicate or reserved name, a negative
     /// dimension, a data length that does not match its shape, or a non-finite value (such a file could not be read back).</exception>
-    public static void Write(string path, IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata = null) =>
+        WriteCore(path, tensors, metadata, allowNonFinite: false);
+
+    /// <summary>
+    /// As the public <c>Write</c>; <paramref name="allowNonFinite"/> lets NaN and infinities through, for a training
+    /// checkpoint whose metadata says which models diverged (the only place <see cref="Checkpoint"/> accepts them).
+    /// </summary>
+    internal static void WriteCore(string path, IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata, bool allowNonFinite)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(tensors);
-        Validate(tensors, metadata);
+        Validate(tensors, metadata, allowNonFinite);
         byte[] header = BuildHeader(tensors, metadata);
 
         IO.SafeFile.Write(path, stream =>
@@ -84,7 +91,11 @@ public static class SafeTensorsFile
     /// <exception cref="FileNotFoundException">No file exists at <paramref name="path"/>.</exception>
     /// <exception cref="CheckpointFormatException">The file is truncated, corrupt, uses a dtype other than F32,
     /// has an inconsistent layout, or contains NaN/Infinity; the message names the file and the problem.</exception>
-    public static (IReadOnlyList<SafeTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(string path)
+    public static (IReadOnlyList<SafeTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(string path) =>
+        ReadCore(path, allowNonFinite: false);
+
+    /// <summary>As the public <c>Read</c>; with <paramref name="allowNonFinite"/> the caller checks non-finite values itself.</summary>
+    internal static (IReadOnlyList<SafeTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) ReadCore(string path, bool allowNonFinite)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
@@ -130,7 +141,7 @@ public static class SafeTensorsFile
                 BinaryPrimitives.ReverseEndianness(bits, bits);
             }
 
-            int bad = IndexOfNonFinite(data);
+            int bad = allowNonFinite ? -1 : IndexOfNonFinite(data);
             if (bad >= 0)
             {
                 throw Format(path, $"tensor '{entry.Name}' has non-finite value {data[bad]} at flat index {bad}");
@@ -144,7 +155,7 @@ public static class SafeTensorsFile
 
     private readonly record struct Entry(string Name, int[] Shape, int ElementCount, long Begin, long End);
 
-    private static void Validate(IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata)
+    private static void Validate(IReadOnlyList<SafeTensor> tensors, IReadOnlyDictionary<string, string>? metadata, bool allowNonFinite)
     {
         var names = new HashSet<string>(StringComparer.Ordinal);
         for (int t = 0; t < tensors.Count; t++)
@@ -185,7 +196,7 @@ public static class SafeTensorsFile
             }
 
             // Read rejects non-finite values, so writing them would silently replace a good checkpoint with an unreadable one.
-            int bad = IndexOfNonFinite(tensor.Data);
+            int bad = allowNonFinite ? -1 : IndexOfNonFinite(tensor.Data);
             if (bad >= 0)
             {
                 throw new ArgumentException($"Tensor {label} has non-finite value {tensor.Data[bad]} at flat index {bad}.", nameof(tensors));
@@ -470,7 +481,7 @@ public static class SafeTensorsFile
         return count;
     }
 
-    private static int IndexOfNonFinite(float[] data)
+    internal static int IndexOfNonFinite(ReadOnlySpan<float> data)
     {
         for (int i = 0; i < data.Length; i++)
         {
@@ -483,7 +494,7 @@ public static class SafeTensorsFile
         return -1;
     }
 
-    private static CheckpointFormatException Format(string path, string problem, Exception? inner = null) =>
+    internal static CheckpointFormatException Format(string path, string problem, Exception? inner = null) =>
         new($"Invalid safetensors checkpoint '{path}': {problem}.", inner);
 
     private static void TryDelete(string path)

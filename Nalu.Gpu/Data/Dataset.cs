@@ -57,6 +57,29 @@ public sealed class Dataset : IDisposable
         _y = device.Accelerator.Allocate1D<float>(targets.Length);
         _x.View.CopyFromCPU(inputs.ToArray());
         _y.View.CopyFromCPU(targets.ToArray());
+        Fingerprint = FingerprintOf(inputs, inputColumns, targets, targetColumns);
+    }
+
+    /// <summary>
+    /// FNV-1a (64 bits) of the shape and every value's bits, in hex: a training checkpoint records it, so resuming on other
+    /// data is refused instead of silently training on it.
+    /// </summary>
+    internal string Fingerprint { get; }
+
+    private static string FingerprintOf(ReadOnlySpan<float> inputs, int inputColumns, ReadOnlySpan<float> targets, int targetColumns)
+    {
+        ulong hash = 14695981039346656037UL;
+        void Add(ReadOnlySpan<byte> bytes)
+        {
+            foreach (byte b in bytes)
+                hash = (hash ^ b) * 1099511628211UL;
+        }
+
+        Add(BitConverter.GetBytes(inputColumns));
+        Add(BitConverter.GetBytes(targetColumns));
+        Add(System.Runtime.InteropServices.MemoryMarshal.AsBytes(inputs));
+        Add(System.Runtime.InteropServices.MemoryMarshal.AsBytes(targets));
+        return hash.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>A data set from 2-D host arrays: <c>inputs[row, column]</c> (N × I) and <c>targets[row, column]</c> (N × O).</summary>

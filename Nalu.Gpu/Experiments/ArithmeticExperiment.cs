@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Nalu.Gpu.Checkpoints;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;
@@ -500,11 +501,14 @@ public static class ArithmeticExperiment
     /// <summary>
     /// Trains and scores <paramref name="items"/> (already sharded and without finished ones), one population per
     /// (range pair, unit), and hands the records of a population's models to <paramref name="onRecords"/> as soon as it is done;
-    /// then calls <paramref name="onPopulationDone"/> with the population's index.
+    /// then calls <paramref name="onPopulationDone"/> with the population's index. With <paramref name="checkpoints"/>, a
+    /// population resumes from its checkpoint file when there is one, saves its training state every
+    /// <see cref="PopulationCheckpoints.Every"/> steps, and deletes the file once its records are handed over; the records
+    /// are bit-identical to those of a run that never stopped.
     /// </summary>
     public static void Run(NaluDevice device, ArithmeticSettings settings, IReadOnlyList<GridItem> items,
         Action<IReadOnlyList<ModelRecord>> onRecords, Action<Progress>? onProgress = null, Action<int>? onPopulationDone = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default, PopulationCheckpoints? checkpoints = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(settings);
@@ -515,7 +519,7 @@ public static class ArithmeticExperiment
         for (int p = 0; p < populations.Length; p++)
         {
             cancellation.ThrowIfCancellationRequested();
-            RunPopulation(device, settings, populations[p], p, populations.Length, thresholds, onRecords, onProgress, cancellation);
+            RunPopulation(device, settings, populations[p], p, populations.Length, thresholds, onRecords, onProgress, cancellation, checkpoints);
             onPopulationDone?.Invoke(p);
         }
     }
@@ -581,7 +585,7 @@ public static class ArithmeticExperiment
 
     private static void RunPopulation(NaluDevice device, ArithmeticSettings s, GridItem[] items, int index, int count,
         Dictionary<(ArithmeticOp, RangePair), double> thresholdCache, Action<IReadOnlyList<ModelRecord>> onRecords, Action<Progress>? onProgress,
-        CancellationToken cancellation)
+        CancellationToken cancellation, PopulationCheckpoints? checkpoints)
     {
         var clock = Stopwatch.StartNew();
         var unit = items[0].Unit;
@@ -613,13 +617,28 @@ public static class ArithmeticExperiment
         // Step 0: the untrained models (their test MSE is recorded) are the first candidates for the best step.
         var untrained = trainer.Evaluate();
         Check(untrained);
-        onProgress?.Invoke(new Progress(index, count, label, 0, s.Steps, solved, items.Length));
-        trainer.Train(s.Steps, p =>
+        string? path = checkpoints?.PathOf(unit, range, s.ShardIndex, s.ShardCount);
+        if (path is not null && File.Exists(path))
+            Resume(trainer, path, label, s, checkpoints!, Check);
+        onProgress?.Invoke(new Progress(index, count, label, trainer.Step, s.Steps, solved, items.Length));
+        int every = checkpoints?.Every ?? 0;
+        while (trainer.Step < s.Steps)
         {
-            if (p.Evaluation is { } e)
-                Check(e);
-            onProgress?.Invoke(new Progress(index, count, label, p.Step, p.TotalSteps, solved, items.Length));
-        }, cancellation);
+            int chunk = every > 0 ? Math.Min(s.Steps - trainer.Step, every - trainer.Step % every) : s.Steps - trainer.Step;
+            trainer.Train(chunk, p =>
+            {
+                if (p.Evaluation is { } e)
+                    Check(e);
+                onProgress?.Invoke(new Progress(index, count, label, p.Step, s.Steps, solved, items.Length));
+            }, cancellation);
+            if (every > 0 && trainer.Step < s.Steps)
+            {
+                Directory.CreateDirectory(checkpoints!.Folder);
+                trainer.SaveCheckpoint(path!);
+                checkpoints.Saved(path!, trainer.Step);
+            }
+        }
+
         if (trainer.History[^1].Step != trainer.Step)
             Check(trainer.Evaluate());
         clock.Stop();
@@ -669,6 +688,34 @@ public static class ArithmeticExperiment
         }
 
         onRecords(records);
+        if (path is not null && File.Exists(path))
+            checkpoints!.Delete(path);
+    }
+
+    /// <summary>
+    /// Restores a population's checkpoint and replays its evaluations through <paramref name="check"/> (the first step
+    /// at which each model succeeded), as the uninterrupted run saw them. A damaged file, or one of another population
+    /// or other settings, is a note, and the population starts from step 0.
+    /// </summary>
+    private static void Resume(Trainer trainer, string path, string label, ArithmeticSettings s, PopulationCheckpoints checkpoints,
+        Action<Evaluation> check)
+    {
+        try
+        {
+            var saved = Checkpoint.Read(path);
+            if (saved.Step > s.Steps)
+                throw new ArgumentException($"it is at step {saved.Step}, past the {s.Steps} steps of this run");
+            trainer.Restore(saved);
+        }
+        catch (Exception e) when (e is CheckpointFormatException or ArgumentException or IOException or UnauthorizedAccessException)
+        {
+            checkpoints.Note($"Note: {path} does not continue {label} ({e.Message.Split('\n')[0].Split(" (Parameter")[0].Trim()}); training it from step 0.");
+            return;
+        }
+
+        foreach (var evaluation in trainer.History)
+            check(evaluation);
+        checkpoints.Note($"Resuming {label} from step {trainer.Step} ({path}).");
     }
 
     /// <summary>Invariant formatting of a float setting.</summary>

@@ -132,6 +132,19 @@ public sealed class Model : IDisposable
         }
     }
 
+    /// <summary>
+    /// Replaces all parameters, NaN and infinities included: a training checkpoint restores a diverged model exactly as it
+    /// was, so that a resumed run goes on as the uninterrupted one would have.
+    /// </summary>
+    internal void SetParametersAllowingNonFinite(float[] values)
+    {
+        ThrowIfDisposed();
+        if (values.Length != (long)Count * ParameterCount)
+            throw new ArgumentException($"Expected {Count * (long)ParameterCount} parameter values, got {values.Length}.", nameof(values));
+        ParametersChanged();
+        _parameters.View.CopyFromCPU(values);
+    }
+
     /// <summary>Refreshes the derived weights (e.g. <c>tanh(Ŵ)·σ(M̂)</c>) of every model.</summary>
     internal void PrepareCache() =>
         Kernels.PrepareCache(new BatchShape { Models = Count, Batch = 1, Chunks = 1 },

@@ -17,7 +17,7 @@ namespace Nalu.Gpu.Training;
 /// Either way a seed reproduces a run exactly and nothing crosses to the host inside a step. The host reads the
 /// per-model losses between launches, for progress and to stop on divergence.
 /// </summary>
-public sealed class Trainer : IDisposable
+public sealed partial class Trainer : IDisposable
 {
     private readonly Model _model;
     private readonly NaluDevice _device;
