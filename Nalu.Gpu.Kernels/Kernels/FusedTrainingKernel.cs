@@ -110,8 +110,8 @@ public static class FusedTrainingKernel
                     gradients[pOff + j] += scratch[sliceOff + j];
             }
 
-            FinishStep(unit, a.Optimizer, learningRate, step, parameters, gradients, state, pOff);
             lastLoss = loss / (a.Batch * unit.Outputs);
+            FinishStep(unit, a.Optimizer, learningRate, step, lastLoss, parameters, gradients, state, pOff);
         }
 
         return lastLoss;
@@ -164,7 +164,8 @@ public static class FusedTrainingKernel
         for (int sample = first; sample < last; sample++)
         {
             source.Sample(seed, op, step, sample, scratch, xOff, scratch, tOff);
-            unit.Forward(parameters, pOff, cache, cOff, scratch, xOff, scratch, yOff, scratch, savedOff);
+            var context = new SampleContext(seed, step, sample, true);
+            unit.Forward(context, parameters, pOff, cache, cOff, scratch, xOff, scratch, yOff, scratch, savedOff);
             for (int o = 0; o < outputs; o++)
             {
                 float diff = scratch[yOff + o] - scratch[tOff + o];
@@ -172,7 +173,7 @@ public static class FusedTrainingKernel
                 scratch[dyOff + o] = scale * diff;
             }
 
-            unit.Backward(parameters, pOff, cache, cOff, scratch, xOff, scratch, savedOff, scratch, dyOff,
+            unit.Backward(context, parameters, pOff, cache, cOff, scratch, xOff, scratch, savedOff, scratch, dyOff,
                 gradients, gOff, false, scratch, xOff);
         }
 
@@ -180,11 +181,13 @@ public static class FusedTrainingKernel
     }
 
     /// <summary>
-    /// Step end: finishes the gradient, adds the regulariser's, clips (by value, then by norm), applies the optimizer,
-    /// then the units' constraints (clamps).
+    /// Step end: finishes the gradient, adds the regulariser's (which may depend on the step's mean batch
+    /// <paramref name="loss"/>), clips (by value, then by norm), applies the optimizer to the parameters that train this
+    /// step (<see cref="IUnit.Trains"/>; the others and their optimizer state stay bit-unchanged, and stay out of the
+    /// norm), then the units' constraints (clamps).
     /// </summary>
     public static void FinishStep<TUnit, TMem>(
-        TUnit unit, OptimizerSettings optimizer, float learningRate, int step, TMem parameters, TMem gradients, TMem state, int pOff)
+        TUnit unit, OptimizerSettings optimizer, float learningRate, int step, float loss, TMem parameters, TMem gradients, TMem state, int pOff)
         where TUnit : struct, IUnit
         where TMem : struct, IFloatMemory
     {
@@ -192,7 +195,7 @@ public static class FusedTrainingKernel
         for (int e = 0; e < elements; e++)
         {
             unit.FinishGradient(e, parameters, pOff, gradients, pOff);
-            unit.Regularize(e, step, parameters, pOff, gradients, pOff);
+            unit.Regularize(e, step, loss, parameters, pOff, gradients, pOff);
         }
 
         float scale = 1f;
@@ -201,6 +204,8 @@ public static class FusedTrainingKernel
             float sum = 0f;
             for (int j = 0; j < n; j++)
             {
+                if (!unit.Trains(j, step))
+                    continue;
                 float g = OptimizerMath.ClipValue(optimizer, gradients[pOff + j]);
                 sum += g * g;
             }
@@ -211,6 +216,8 @@ public static class FusedTrainingKernel
         var factors = OptimizerMath.Factors(optimizer, step);
         for (int j = 0; j < n; j++)
         {
+            if (!unit.Trains(j, step))
+                continue;
             float g = OptimizerMath.ClipValue(optimizer, gradients[pOff + j]) * scale;
             OptimizerMath.Update(optimizer, learningRate, factors, g, parameters, state, pOff + j, 2 * (pOff + j));
         }

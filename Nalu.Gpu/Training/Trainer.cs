@@ -300,8 +300,8 @@ public sealed class Trainer : IDisposable
         var b = _batched;
         var common = CommonKernels.For(_device);
         int p = _model.Count, batch = _options.Batch, outputs = _model.Architecture.Outputs;
-        var shape = new BatchShape { Models = p, Batch = batch, Chunks = b.Chunks, NeedInputGradient = 0 };
-        var views = b.Views(_model);
+        var shape = new BatchShape { Models = p, Batch = batch, Chunks = b.Chunks, NeedInputGradient = 0, Training = 1 };
+        var views = b.Views(_model) with { Seeds = _seeds.View, Losses = _losses.View };
         var optimizer = new OptimizerBuffers
         {
             Parameters = _model.Parameters, Gradients = _model.Gradients, State = _state.View,
@@ -319,14 +319,14 @@ public sealed class Trainer : IDisposable
             _model.Kernels.PrepareCache(shape, views);
             _model.Kernels.Forward(shape, views);
             common.MseGradient(p, batch * outputs, views.Y, b.Targets.View, views.Dy);
-            if (s == steps - 1)
-                common.MseLoss(p, batch * outputs, views.Y, b.Targets.View, _losses.View);
+            // Every step: a regulariser may depend on the step's loss (FinishGradients reads it).
+            common.MseLoss(p, batch * outputs, views.Y, b.Targets.View, _losses.View);
             _model.Kernels.Backward(shape, views);
             _model.Kernels.ReduceGradients(shape, views);
             _model.Kernels.FinishGradients(shape, views);
             if (_settings.ClipNorm > 0f)
-                common.NormScales(p, _model.ParameterCount, _settings, optimizer);
-            common.Update(p, _model.ParameterCount, step, _settings, optimizer);
+                _model.Kernels.NormScales(p, step, _settings, optimizer);
+            _model.Kernels.Update(p, step, _settings, optimizer);
             _model.Kernels.Constrain(shape, views);
         }
     }
