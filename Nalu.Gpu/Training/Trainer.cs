@@ -173,6 +173,9 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public IReadOnlyList<Reinitialization> Reinitializations => _reinitializations;
 
+    /// <summary>The optimizer state (P·N·2: per parameter its two slots, e.g. Adam's m and v), for tests.</summary>
+    internal float[] GetOptimizerState() => _state.GetAsArray1D();
+
     /// <summary>With re-initialisation on, ends launches at the steps whose loss it samples (so the samples do not depend on the launch size).</summary>
     private int LimitToLossSample(int chunk)
     {
