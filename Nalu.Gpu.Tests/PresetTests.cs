@@ -57,6 +57,8 @@ public sealed class PresetTests
     [InlineData("nau-realnpu", UnitKind.RealNpu)]
     [InlineData("nau-nmru", UnitKind.Nmru)]
     [InlineData("inalu", UnitKind.INalu)]
+    [InlineData("snmu", UnitKind.Snmu)]
+    [InlineData("nau-snmu", UnitKind.Snmu)]
     public void TheArithmeticExperimentKnowsEveryUnitName(string name, UnitKind outputLayer)
     {
         var unit = ArithmeticUnit.Parse(name);
