@@ -188,6 +188,32 @@ public sealed unsafe class INaluRecipeTests(ITestOutputHelper output)
         Assert.All(sReset[(2 * n)..(4 * n)], v => Assert.Equal(0f, v));
     }
 
+    [Theory]
+    [InlineData("--reinit-every", "--unit inalu --reinit-every 15")]
+    [InlineData("--saturation-start", "--unit inalu --saturation-start -1")]
+    [InlineData("--inalu-recipe", "--unit inalu --inalu-recipe sometimes")]
+    [InlineData("--inalu-recipe", "--unit nac --inalu-recipe none")]
+    [InlineData("--saturation-start", "--unit inalu --inalu-recipe none --saturation-start 5")]
+    public void BadRecipeOptionsAreUsageErrors(string option, string arguments)
+    {
+        var (code, _, stderr) = CliTests.RunCli(["train", "--inputs", "2", "--steps", "2", .. arguments.Split(' ')]);
+        Assert.Equal(2, code);
+        Assert.Contains(option, stderr);
+    }
+
+    [Fact]
+    public void TrainInalu_LogsItsRecipeAndReinitialisations()
+    {
+        // Seed 10 with a learning rate of 1e-12 is stuck from the start (loss ≈ 5): it is reset at step 100.
+        var (code, stdout, stderr) = CliTests.RunCli("train", "--unit", "inalu", "--inputs", "2", "--hidden", "2", "--op", "mul", "--lr", "1e-12",
+            "--steps", "100", "--seed", "10", "--batch", "16", "--reinit-every", "100", "--eval-samples", "100", "--device", "native", "--quiet");
+        output.WriteLine(stdout + stderr);
+        Assert.Equal(0, code);
+        Assert.Contains("iNALU recipe: alternating updates 8 weight / 2 gate steps, saturation 0.05 from step 10000", stdout);
+        Assert.Contains("Gradient clip value: 0.1; re-initialise stuck models every 100 steps", stdout);
+        Assert.Contains("Re-initialised (stuck): model 0 (seed 10) at step 100", stdout);
+    }
+
     [Fact]
     public void IsStuck_FollowsSchlorsRule()
     {
