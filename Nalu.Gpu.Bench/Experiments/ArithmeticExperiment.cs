@@ -20,7 +20,11 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
     ModelPreset? Preset = null, RegularizerOverrides? Overrides = null, bool InputIndependentGate = false)
 {
     /// <summary>The regulariser and its schedule in words for a preset (e.g. <c>sparsity-linear λ̂=10, steps 1000→2000</c>); null for units without one.</summary>
-    public string? Regularizer => Preset is null ? null : ModelPresets.Describe(Preset.RegularizerWith(Overrides));
+    public string? Regularizer => Preset is null ? null : ModelPresets.Describe(Preset.RegularizerWith(Overrides)) + RecipeText;
+
+    /// <summary>iNALU's recipe in words, after the regulariser (empty for every other unit, and for <c>--inalu-recipe none</c>).</summary>
+    private string RecipeText => Preset?.Name != "inalu" ? ""
+        : ModelPresets.DescribeINalu(INaluRecipeOverridden ? INaluRecipe : ModelPresets.INaluDefault, LoopTraining) is { Length: > 0 } text ? $"; {text}" : "";
 
     /// <summary>
     /// Set by <see cref="WithINaluRecipe"/>: the iNALU layers' recipe and the loop's (<see cref="LoopTraining"/>) replace the preset's.
@@ -464,7 +468,7 @@ public static class ArithmeticExperiment
             int w = layer.Inputs * layer.Outputs;
             switch (layer.Kind)
             {
-                case UnitKind.Dense or UnitKind.Nau or UnitKind.Nmu or UnitKind.Npu or UnitKind.RealNpu:
+                case UnitKind.Dense or UnitKind.Nau or UnitKind.Nmu or UnitKind.Snmu or UnitKind.Npu or UnitKind.RealNpu:
                     for (int k = 0; k < w; k++)
                         worst = Math.Max(worst, Sparsity(block[k]));
                     break;

@@ -170,6 +170,25 @@ public static class ModelPresets
         (Find(name) ?? throw new ArgumentException($"'{name}' is not a preset: use one of {string.Join(", ", All.Select(p => p.Name))}.", nameof(name)))
         .Create(inputs, hidden, overrides);
 
+    /// <summary>
+    /// iNALU's recipe in words, e.g. <c>iNALU recipe: clip 0.1, alternating 8/2, saturation 0.05 from step 10000 while loss &lt; 1, reinit every 10000</c>;
+    /// empty when there is none.
+    /// </summary>
+    public static string DescribeINalu(INaluRecipe layer, PresetTraining? loop)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var parts = new List<string>();
+        if (loop is { ClipValue: > 0 })
+            parts.Add($"clip {loop.ClipValue.ToString("G", inv)}");
+        if (layer.Alternate != 0)
+            parts.Add("alternating 8/2");
+        if (layer.Saturation > 0)
+            parts.Add($"saturation {layer.Saturation.ToString("G", inv)} from step {layer.SaturationStart} while loss < {layer.SaturationLossBelow.ToString("G", inv)}");
+        if (loop is { ReinitializeEvery: > 0 })
+            parts.Add($"reinit every {loop.ReinitializeEvery}");
+        return parts.Count == 0 ? "" : "iNALU recipe: " + string.Join(", ", parts);
+    }
+
     /// <summary>The regulariser and its schedule in words, e.g. <c>sparsity-linear λ̂=10, steps 1000→2000</c>.</summary>
     public static string Describe(RegularizerSettings r)
     {
