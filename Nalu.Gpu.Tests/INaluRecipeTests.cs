@@ -215,6 +215,26 @@ public sealed unsafe class INaluRecipeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Checkpoints_KeepTheLayerRecipe()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "nalu-inalu-recipe-" + Guid.NewGuid().ToString("N") + ".safetensors");
+        try
+        {
+            var recipe = INaluRecipe.Create(alternate: true, saturation: 0.02f, saturationStart: 123, saturationLossBelow: 0.5f);
+            using var device = NaluDevice.Create(DeviceKind.Native);
+            using var model = new Model(device, new ModelArchitecture([LayerSpec.INalu(2, 2, recipe), LayerSpec.INalu(2, 1)]), [1]);
+            Nalu.Gpu.Checkpoints.Checkpoint.Save(path, model);
+            var layers = Nalu.Gpu.Checkpoints.Checkpoint.Read(path).Architecture.Layers;
+            Assert.Equal(recipe, layers[0].INaluRecipe);
+            Assert.True(layers[1].INaluRecipe.IsNone);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
     public void IsStuck_FollowsSchlorsRule()
     {
         Assert.True(Trainer.IsStuck([5, 5, 5], [5, 5, 5]));             // flat, above 1
