@@ -248,6 +248,13 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
         string regularizer = RegularizerOptions.CommandLine(s.Units.FirstOrDefault(u => u.Overrides is not null)?.Overrides);
         if (regularizer.Length > 0)
             parts.Add(regularizer);
+        // iNALU's recipe options, as given (the defaults need none).
+        if (INaluRecipe is not null)
+            parts.Add($"--inalu-recipe {INaluRecipe.Trim().ToLowerInvariant()}");
+        if (SaturationStart is { } start)
+            parts.Add($"--saturation-start {start}");
+        if (ReinitEvery is { } every)
+            parts.Add($"--reinit-every {every}");
         if (s.ShardCount > 1)
             parts.Add($"--shard {s.ShardIndex}/{s.ShardCount}");
         parts.Add($"--device {Device.ToLowerInvariant()}");
