@@ -26,6 +26,10 @@ public static class CounterRng
     public const uint SampleStream = 6;
     /// <summary>Stream for the per-epoch permutations of stored data (<see cref="DataSampling.Permute"/>).</summary>
     public const uint ShuffleStream = 7;
+    /// <summary>Stream for training-time noise inside a unit (the sNMU's multiplicative noise), keyed by (step, sample·I + element).</summary>
+    public const uint NoiseStream = 8;
+    /// <summary>Stream for re-initialising a stuck model (iNALU's recipe), keyed by (step, parameter).</summary>
+    public const uint ReinitStream = 9;
 
     private const ulong Gamma = 0x9E3779B97F4A7C15UL;
 

@@ -16,14 +16,14 @@ public readonly struct AffineNau(int inputs, int outputs) : IUnit
     public int SavedCount => 0;
 
     public void PrepareCache<TMem>(int element, TMem parameters, int paramOffset, TMem cache, int cacheOffset) where TMem : struct, IFloatMemory { }
-    public void Forward<TMem>(TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+    public void Forward<TMem>(SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset) where TMem : struct, IFloatMemory
     {
         for (int o = 0; o < outputs; o++)
             y[yOffset + o] = parameters.Dot(paramOffset + o * inputs, x, xOffset, inputs) + parameters[paramOffset + inputs * outputs + o];
     }
 
-    public void Backward<TMem>(TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+    public void Backward<TMem>(SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset) where TMem : struct, IFloatMemory
     {
@@ -40,8 +40,9 @@ public readonly struct AffineNau(int inputs, int outputs) : IUnit
     }
 
     public void FinishGradient<TMem>(int element, TMem parameters, int paramOffset, TMem grad, int gradOffset) where TMem : struct, IFloatMemory { }
-    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset) where TMem : struct, IFloatMemory { }
+    public void Regularize<TMem>(int element, int step, float loss, TMem parameters, int paramOffset, TMem grad, int gradOffset) where TMem : struct, IFloatMemory { }
 
+    public bool Trains(int parameter, int step) => true;
     public void Constrain<TMem>(int element, TMem parameters, int paramOffset) where TMem : struct, IFloatMemory
     {
         float w = parameters[paramOffset + element];

@@ -64,8 +64,8 @@ public sealed unsafe class NmruTests
         fixed (float* pp = p32, px = x32, py = yy, ps = saved, pg = grad, pdx = dx, pdy = dy)
         {
             HostMemory P = new(pp), X = new(px), Y = new(py), S = new(ps), G = new(pg), DX = new(pdx), DY = new(pdy);
-            unit.Forward(P, 0, P, 0, X, 0, Y, 0, S, 0);
-            unit.Backward(P, 0, P, 0, X, 0, S, 0, DY, 0, G, 0, true, DX, 0);
+            unit.Forward(SampleContext.Inference, P, 0, P, 0, X, 0, Y, 0, S, 0);
+            unit.Backward(SampleContext.Inference, P, 0, P, 0, X, 0, S, 0, DY, 0, G, 0, true, DX, 0);
         }
 
         var (rp, rx) = NmruReference.Backward(parameters, x[..inputs], [1.0, 0.0], 1, inputs, outputs);
@@ -107,7 +107,7 @@ public sealed unsafe class NmruTests
         fixed (float* p = parameters, g = grad)
         {
             for (int e = 0; e < unit.ElementCount; e++)
-                unit.Regularize(e, step, new HostMemory(p), 0, new HostMemory(g), 0);
+                unit.Regularize(e, step, 0f, new HostMemory(p), 0, new HostMemory(g), 0);
         }
 
         var wide = parameters.Select(v => (double)v).ToArray();

@@ -114,7 +114,7 @@ public sealed unsafe class NpuTests
             var pm = new HostMemory(p);
             var gm = new HostMemory(g);
             for (int e = 0; e < unit.ElementCount; e++)
-                unit.Regularize(e, step, pm, 0, gm, 0);
+                unit.Regularize(e, step, 0f, pm, 0, gm, 0);
         }
 
         var wide = parameters.Select(v => (double)v).ToArray();

@@ -2,6 +2,7 @@ using Nalu.Gpu.Bench.Experiments;
 using Nalu.Gpu.Experiments;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Kernels.Units;
 using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;
 using Nalu.Gpu.Training;
@@ -58,6 +59,8 @@ public sealed class PresetTests
     [InlineData("nau-realnpu", UnitKind.RealNpu)]
     [InlineData("nau-nmru", UnitKind.Nmru)]
     [InlineData("inalu", UnitKind.INalu)]
+    [InlineData("snmu", UnitKind.Snmu)]
+    [InlineData("nau-snmu", UnitKind.Snmu)]
     public void TheArithmeticExperimentKnowsEveryUnitName(string name, UnitKind outputLayer)
     {
         var unit = ArithmeticUnit.Parse(name);
@@ -85,11 +88,35 @@ public sealed class PresetTests
         Assert.Equal(0, ArithmeticExperiment.SparsityError(nmru, [1, 0, 0, 1]));
         Assert.Equal(0.5, ArithmeticExperiment.SparsityError(nmru, [1, 0, 0, 0.5f]), 6);
 
+        // sNMU 2→1: its W, as the NMU's.
+        var snmu = new ModelArchitecture([LayerSpec.Snmu(2, 1)]);
+        Assert.Equal(0, ArithmeticExperiment.SparsityError(snmu, [1, 0]));
+        Assert.Equal(0.3, ArithmeticExperiment.SparsityError(snmu, [1, 0.3f]), 6);
+
         // iNALU 1→1: both paths' tanh(Ŵ)·σ(M̂) count (saturated: ≈ exact), the gate G does not.
         var inalu = new ModelArchitecture([new LayerSpec(UnitKind.INalu, 1, 1)]);
         Assert.True(ArithmeticExperiment.SparsityError(inalu, [20, 20, 20, 20, 0.3f]) < 1e-6);
         double half = Math.Tanh(20) / (1 + Math.Exp(0));   // the multiplicative path's weight at M̂ = 0: ≈ 0.5
         Assert.Equal(Math.Min(half, 1 - half), ArithmeticExperiment.SparsityError(inalu, [20, 20, 20, 0, 0.3f]), 6);
+    }
+
+    [Fact]
+    public void TheInaluPresetCarriesItsRecipe_AndTheTableSaysSo()
+    {
+        var preset = ModelPresets.Find("inalu")!;
+        Assert.Equal(0.1f, preset.Training!.ClipValue);
+        Assert.Equal(ModelPresets.INaluReinitializeEvery, preset.Training.ReinitializeEvery);
+        Assert.All(preset.Create(10, 2).Layers, l => Assert.Equal(ModelPresets.INaluDefault, l.INaluRecipe));
+        var options = preset.Training.ApplyTo(new TrainerOptions());
+        Assert.Equal(0.1f, options.Optimizer.ClipValue);
+        Assert.Equal(ModelPresets.INaluReinitializeEvery, options.ReinitializeEvery);
+        Assert.Equal("none; iNALU recipe: clip 0.1, alternating 8/2, saturation 0.05 from step 10000 while loss < 1, reinit every 10000",
+            ArithmeticUnit.Parse("inalu").Regularizer);
+        var off = ArithmeticUnit.Parse("inalu").WithINaluRecipe(default, null);
+        Assert.Equal("none", off.Regularizer);
+        Assert.All(off.Architecture(10, 2).Layers, l => Assert.True(l.INaluRecipe.IsNone));
+        Assert.Null(ModelPresets.Find("nau-nmu")!.Training);
+        Assert.Throws<ArgumentException>(() => new ModelArchitecture([LayerSpec.Nac(2, 1) with { INaluRecipe = INaluRecipe.Paper(0) }]));
     }
 
     [Fact]

@@ -72,7 +72,7 @@ public abstract class UnitKernelTests
     // ------------------------------------------------------------------ test data
 
     /// <summary>Units whose edge behaviour is tested in their own files (the NAC/NALU edge rows do not fit them).</summary>
-    public static readonly string[] NewUnitCases = ["Npu", "RealNpu", "Nmru", "NaluGate", "NaluUntiedGate", "INalu"];
+    public static readonly string[] NewUnitCases = ["Npu", "RealNpu", "Nmru", "NaluGate", "NaluUntiedGate", "INalu", "Snmu"];
 
     public static readonly string[] SingleCases = ["Nac", "NacMult", "Nalu", "NaluUntied", "Nau", "Nmu", "Dense<Relu>", "Dense<Tanh>", .. NewUnitCases];
 
@@ -716,6 +716,7 @@ public abstract class UnitKernelTests
                     ReferenceLayer.Dense(i, h, ReferenceActivation.Tanh), ReferenceLayer.Npu(h, h), ReferenceLayer.RealNpu(h, o)),
                 "Nmru" => Of(name, new NmruUnit(i, o), ReferenceLayer.Nmru(i, o)),
                 "INalu" => Of(name, new INaluUnit(i, o), ReferenceLayer.INalu(i, o)),
+                "Snmu" => Of(name, new SnmuUnit(i, o), ReferenceLayer.Snmu(i, o)),   // inference: the plain NMU (training: SnmuTests)
                 "NaluGate" => Of(name, new NaluUnit(i, o, inputIndependentGate: true), ReferenceLayer.Nalu(i, o, inputIndependentGate: true)),
                 "NaluUntiedGate" => Of(name, new NaluUnit(i, o, untied: true, inputIndependentGate: true),
                     ReferenceLayer.Nalu(i, o, untied: true, inputIndependentGate: true)),
@@ -938,7 +939,7 @@ public abstract class UnitKernelTests
                     case ReferenceUnitKind.Nau:
                         values.AddRange(Uniform(rng, w, -1, 1));    // its feasible set
                         break;
-                    case ReferenceUnitKind.Nmu:
+                    case ReferenceUnitKind.Nmu or ReferenceUnitKind.Snmu:
                         values.AddRange(Uniform(rng, w, 0, 1));
                         break;
                     default:

@@ -15,7 +15,7 @@ namespace Nalu.Gpu.Tests;
 /// </summary>
 public sealed class UnitRegistrationTests(ITestOutputHelper output)
 {
-    public static TheoryData<string> CliUnits => new() { "npu", "realnpu", "nmru", "nalu-gate", "inalu" };
+    public static TheoryData<string> CliUnits => new() { "npu", "realnpu", "nmru", "nalu-gate", "inalu", "snmu" };
 
     [Theory]
     [MemberData(nameof(CliUnits))]
@@ -65,6 +65,7 @@ public sealed class UnitRegistrationTests(ITestOutputHelper output)
         "nmru" => UnitKind.Nmru,
         "nalu-gate" => UnitKind.Nalu,
         "inalu" => UnitKind.INalu,
+        "snmu" => UnitKind.Snmu,
         _ => throw new ArgumentOutOfRangeException(nameof(unit)),
     };
 

@@ -41,8 +41,8 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
     public const double QuickScheduleScale = 1e-3;
 
     [Option("units", HelpText = "Units, comma separated: nac, nac-mult, nalu, nalu-untied, mlp-ACTIVATION (e.g. mlp-relu6, mlp-linear, mlp-tanh), " +
-        "nalu-gate, nmu, npu, realnpu, nmru (both layers that unit, no regulariser), or presets with the papers' regularisers: nau-nmu (NAU then NMU), " +
-        "nau (NAU then NAU), nau-npu, nau-realnpu (NAU then NPU/RealNPU, L1), nau-nmru (NAU then NMRU), inalu (iNALU, unit math only). Default nac,nalu,mlp-relu6,mlp-linear.")]
+        "nalu-gate, nmu, snmu, npu, realnpu, nmru (both layers that unit, no regulariser), or presets with the papers' regularisers: nau-nmu (NAU then NMU), " +
+        "nau (NAU then NAU), nau-npu, nau-realnpu (NAU then NPU/RealNPU, L1), nau-nmru (NAU then NMRU), nau-snmu (NAU then sNMU), inalu (iNALU with its recipe, see --inalu-recipe). Default nac,nalu,mlp-relu6,mlp-linear.")]
     public string? Units { get; set; }
 
     [Option("ops", HelpText = "Ops, comma separated: add, sub, mul, div, square, sqrt. Default all six.")]
@@ -166,9 +166,12 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
             overrides = (overrides ?? new Nalu.Gpu.Models.RegularizerOverrides()) with { ScheduleScale = QuickScheduleScale };
         foreach (var unit in units.Where(u => u.Preset is not null))
             RegularizerOptions.Apply(unit.Preset!.Regularizer, overrides);
+        if (INaluRecipeGiven && units.All(u => u.Preset?.Name != "inalu"))
+            throw new UsageException("--inalu-recipe, --saturation-start and --reinit-every apply to the inalu preset; --units does not name it.");
+        var (inaluLayer, inaluLoop) = INaluRecipeSettings();
         var settings = new ArithmeticSettings
         {
-            Units = units.Select(u => u.WithOverrides(overrides)).ToArray(),
+            Units = units.Select(u => u.WithOverrides(overrides)).Select(u => INaluRecipeGiven ? u.WithINaluRecipe(inaluLayer, inaluLoop) : u).ToArray(),
             Ops = ParseList(Ops, ArithmeticSettings.AllOps, ArithmeticExperiment.ParseOp, ArithmeticExperiment.OpName, "--ops"),
             Ranges = ParseRanges(Ranges),
             Seeds = seeds, FirstSeed = Seed, Steps = steps, Batch = Batch, LearningRate = lr, EvalEvery = evalEvery,
@@ -263,6 +266,13 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
         string regularizer = RegularizerOptions.CommandLine(s.Units.FirstOrDefault(u => u.Overrides is not null)?.Overrides);
         if (regularizer.Length > 0)
             parts.Add(regularizer);
+        // iNALU's recipe options, as given (the defaults need none).
+        if (INaluRecipe is not null)
+            parts.Add($"--inalu-recipe {INaluRecipe.Trim().ToLowerInvariant()}");
+        if (SaturationStart is { } start)
+            parts.Add($"--saturation-start {start}");
+        if (ReinitEvery is { } every)
+            parts.Add($"--reinit-every {every}");
         if (s.ShardCount > 1)
             parts.Add($"--shard {s.ShardIndex}/{s.ShardCount}");
         parts.Add($"--device {Device.ToLowerInvariant()}");

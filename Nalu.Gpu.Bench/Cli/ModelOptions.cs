@@ -11,7 +11,7 @@ namespace Nalu.Gpu.Bench.Cli;
 /// <summary>Options that define a model, a task and an optimizer; shared by train and bench.</summary>
 public abstract class ModelOptions : RegularizedOptions
 {
-    [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, nalu-gate (input-independent gate σ(G), G per output), nau, nmu, npu, realnpu, nmru, inalu (unit math only, no iNALU recipe), mlp (dense layers, --activation between them, linear output); " +
+    [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, nalu-gate (input-independent gate σ(G), G per output), nau, nmu, snmu (noisy NMU in training), npu, realnpu, nmru, inalu (with iNALU's recipe, see --inalu-recipe), mlp (dense layers, --activation between them, linear output); " +
         "or a two-layer preset with one --hidden width: nau-nmu (NAU then NMU). nau, nmu and nau-nmu carry the paper's sparsity regulariser (see --regularizer).")]
     public string Unit { get; set; } = "nalu";
 
@@ -36,8 +36,8 @@ public abstract class ModelOptions : RegularizedOptions
     [Option("optimizer", Default = "adam", HelpText = "adam, sgd (momentum 0.9), rmsprop.")]
     public string Optimizer { get; set; } = "adam";
 
-    [Option("clip-value", Default = 0f, HelpText = "Clip gradient elements to [-c, c] (0: off).")]
-    public float ClipValue { get; set; }
+    [Option("clip-value", HelpText = "Clip gradient elements to [-c, c] (0: off). Default 0 (inalu: 0.1, its recipe's).")]
+    public float? ClipValue { get; set; }
 
     [Option("clip-norm", Default = 0f, HelpText = "Clip each model's gradient L2 norm to c (0: off).")]
     public float ClipNorm { get; set; }
@@ -102,7 +102,9 @@ public abstract class ModelOptions : RegularizedOptions
         string unit = (unitOverride ?? Unit).ToLowerInvariant();
         // The regulariser options belong to the main model only (not to a --baseline MLP).
         var overrides = unitOverride is null ? RegularizerOverrides() : null;
-        bool regularized = unit is "nau" or "nmu" || ModelPresets.Find(unit) is { Regularizer.Kind: not RegularizerKind.None };
+        if (unitOverride is null && INaluRecipeGiven && unit != "inalu")
+            throw new UsageException($"--inalu-recipe, --saturation-start and --reinit-every apply to --unit inalu; --unit {unit} has no iNALU recipe.");
+        bool regularized = unit is "nau" or "nmu" or "snmu" || ModelPresets.Find(unit) is { Regularizer.Kind: not RegularizerKind.None };
         if (overrides is not null && !regularized)
         {
             throw new UsageException("--regularizer, --lambda, --lambda-start, --lambda-end, --beta-end and --schedule-scale apply to nau, nmu and the presets with a regulariser " +
@@ -139,9 +141,10 @@ public abstract class ModelOptions : RegularizedOptions
                 "npu" => LayerSpec.Npu(widths[i], widths[i + 1]),
                 "realnpu" => LayerSpec.RealNpu(widths[i], widths[i + 1]),
                 "nmru" => LayerSpec.Nmru(widths[i], widths[i + 1]),
-                "inalu" => new LayerSpec(UnitKind.INalu, widths[i], widths[i + 1]),
+                "snmu" => LayerSpec.Snmu(widths[i], widths[i + 1], nmu),
+                "inalu" => LayerSpec.INalu(widths[i], widths[i + 1], INaluRecipeSettings().Layer),
                 "mlp" => LayerSpec.Dense(widths[i], widths[i + 1], last ? Act.Linear : ParseActivation(Activation)),
-                _ => throw new UsageException($"--unit '{unit}' is not one of nac, nac-mult, nalu, nalu-untied, nalu-gate, nau, nmu, npu, realnpu, nmru, inalu, mlp, {string.Join(", ", ModelPresets.All.Select(p => p.Name))}."),
+                _ => throw new UsageException($"--unit '{unit}' is not one of nac, nac-mult, nalu, nalu-untied, nalu-gate, nau, nmu, snmu, npu, realnpu, nmru, inalu, mlp, {string.Join(", ", ModelPresets.All.Select(p => p.Name))}."),
             });
         }
 
@@ -156,7 +159,7 @@ public abstract class ModelOptions : RegularizedOptions
             throw new UsageException($"--models {Models} must be at least 1.");
         if (!(float.IsFinite(LearningRate) && LearningRate > 0))
             throw new UsageException($"--lr {LearningRate} must be a positive number.");
-        if (!(ClipValue >= 0 && float.IsFinite(ClipValue)) || !(ClipNorm >= 0 && float.IsFinite(ClipNorm)))
+        if (ClipValue is { } clip && !(clip >= 0 && float.IsFinite(clip)) || !(ClipNorm >= 0 && float.IsFinite(ClipNorm)))
             throw new UsageException("--clip-value and --clip-norm must be non-negative numbers (0 turns them off).");
         var optimizer = Optimizer.ToLowerInvariant() switch
         {
@@ -166,15 +169,19 @@ public abstract class ModelOptions : RegularizedOptions
             _ => throw new UsageException($"--optimizer '{Optimizer}' is not one of adam, sgd, rmsprop."),
         };
         var strategy = ParseStrategy(Strategy);
-        return new TrainerOptions
+        var options = new TrainerOptions
         {
             Batch = Batch,
-            Optimizer = optimizer.WithClipping(ClipValue, ClipNorm),
+            Optimizer = optimizer.WithClipping(ClipValue ?? 0f, ClipNorm),
             EvaluateEvery = evaluateEvery,
             ValidationSamples = evalSamples,
             TestSamples = evalSamples,
             Strategy = strategy,
         };
+        // iNALU's loop recipe (clip value unless given, re-initialisation) comes with the unit.
+        return Unit.Trim().Equals("inalu", StringComparison.OrdinalIgnoreCase) && INaluRecipeSettings(ClipValue).Loop is { } loop
+            ? loop.ApplyTo(options)
+            : options;
     }
 
     /// <summary>

@@ -28,6 +28,43 @@ public abstract class RegularizedOptions : CommonOptions
     [Option("schedule-scale", HelpText = RegularizerOptions.ScaleHelp + " (0.001 with experiment arithmetic --quick).")]
     public double? ScheduleScale { get; set; }
 
+    [Option("inalu-recipe", HelpText = "iNALU's training recipe (Schlör et al.) for inalu: paper (default: gradients clipped to ±0.1 unless --clip-value is given, " +
+        "8 weight / 2 gate alternating updates, saturation regulariser 0.05·mean(max(20-|v|, 0)) while the loss < 1, re-initialisation of stuck models) or none (the unit math alone).")]
+    public string? INaluRecipe { get; set; }
+
+    [Option("saturation-start", HelpText = "iNALU recipe: first step of the saturation regulariser (>= 0). Default 10000 (the paper's epoch 10, 1000-step epochs).")]
+    public int? SaturationStart { get; set; }
+
+    [Option("reinit-every", HelpText = "iNALU recipe: every this many steps (a multiple of 10; 0: off) re-initialise each model whose loss stopped falling and is above 1. Default 10000.")]
+    public int? ReinitEvery { get; set; }
+
+    /// <summary>
+    /// iNALU's recipe as the options ask for it: the layer part and the loop part (clip value <paramref name="clipValue"/> when
+    /// given, else the paper's 0.1), or (none, null) for <c>--inalu-recipe none</c>; a bad value is a <see cref="UsageException"/>.
+    /// </summary>
+    internal (Nalu.Gpu.Kernels.Units.INaluRecipe Layer, PresetTraining? Loop) INaluRecipeSettings(float? clipValue = null)
+    {
+        string recipe = (INaluRecipe ?? "paper").Trim().ToLowerInvariant();
+        if (recipe == "none")
+        {
+            if (SaturationStart is not null || ReinitEvery is not null)
+                throw new UsageException("--saturation-start and --reinit-every belong to the iNALU recipe; --inalu-recipe none turns it off.");
+            return (default, null);
+        }
+
+        if (recipe != "paper")
+            throw new UsageException($"--inalu-recipe '{INaluRecipe}' is not one of paper, none.");
+        if (SaturationStart is < 0)
+            throw new UsageException($"--saturation-start {SaturationStart} must be >= 0.");
+        if (ReinitEvery is { } r && (r < 0 || r % Nalu.Gpu.Training.TrainerOptions.ReinitializeSamples != 0))
+            throw new UsageException($"--reinit-every {r} must be 0 (off) or a positive multiple of {Nalu.Gpu.Training.TrainerOptions.ReinitializeSamples}.");
+        var layer = Nalu.Gpu.Kernels.Units.INaluRecipe.Paper(SaturationStart ?? ModelPresets.INaluSaturationStart);
+        return (layer, new PresetTraining(clipValue ?? ModelPresets.INaluTraining.ClipValue, ReinitEvery ?? ModelPresets.INaluTraining.ReinitializeEvery));
+    }
+
+    /// <summary>Whether any iNALU recipe option was given.</summary>
+    internal bool INaluRecipeGiven => INaluRecipe is not null || SaturationStart is not null || ReinitEvery is not null;
+
     /// <summary>The regulariser changes the options ask for (null: none); a bad value is a <see cref="UsageException"/>.</summary>
     internal Nalu.Gpu.Models.RegularizerOverrides? RegularizerOverrides() =>
         RegularizerOptions.Build(Regularizer, Lambda, LambdaStart, LambdaEnd, ScheduleScale, BetaEnd);

@@ -240,6 +240,14 @@ internal static class TrainCommand
         var regularizers = architecture.Layers.Where(l => l.HasRegularizer).Select(l => ModelPresets.Describe(l.Regularizer)).Distinct().ToArray();
         if (regularizers.Length > 0)
             log.WriteLine($"Regulariser: {string.Join("; ", regularizers)} (added to the gradient; the reported loss is the batch MSE without it)");
+        if (architecture.Layers.FirstOrDefault(l => !l.INaluRecipe.IsNone) is { } inalu)
+        {
+            var r = inalu.INaluRecipe;
+            log.WriteLine($"iNALU recipe: alternating updates {(r.Alternate != 0 ? "8 weight / 2 gate steps" : "off")}, saturation {r.Saturation.ToString(System.Globalization.CultureInfo.InvariantCulture)} from step {r.SaturationStart} while the loss < {r.SaturationLossBelow.ToString(System.Globalization.CultureInfo.InvariantCulture)}");
+        }
+
+        if (options.ReinitializeEvery > 0 || options.Optimizer.ClipValue > 0)
+            log.WriteLine($"Gradient clip value: {(options.Optimizer.ClipValue > 0 ? options.Optimizer.ClipValue.ToString(System.Globalization.CultureInfo.InvariantCulture) : "off")}; re-initialise stuck models every {(options.ReinitializeEvery > 0 ? $"{options.ReinitializeEvery} steps" : "never")}");
         var clock = Stopwatch.StartNew();
         Action<TrainingProgress>? periodic = periodicSave && o.SaveEvery > 0 && o.Save is not null
             ? p =>
@@ -251,6 +259,8 @@ internal static class TrainCommand
         int first = trainer.Step;
         Run(trainer, o.Steps - first, o.Quiet, log, periodic);
         clock.Stop();
+        foreach (var r in trainer.Reinitializations)
+            log.WriteLine($"Re-initialised (stuck): model {r.Model} (seed {trained.Seeds[r.Model]}) at step {r.Step}");
         var final = trainer.History.Count > 0 && trainer.History[^1].Step == trainer.Step ? trainer.History[^1] : trainer.Evaluate();
         var models = Enumerable.Range(0, trained.Count).Select(p => new ModelResult(
             trained.Seeds[p], run.LastLosses[p], final.Interpolation[p], final.Extrapolation[p],

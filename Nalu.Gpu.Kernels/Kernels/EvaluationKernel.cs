@@ -76,7 +76,7 @@ public static class EvaluationKernel
         for (int sample = first; sample < last; sample++)
         {
             source.Sample(seed, op, 0, sample, scratch, xOff, scratch, tOff);
-            unit.Forward(parameters, p * n, cache, p * c, scratch, xOff, scratch, yOff, scratch, savedOff);
+            unit.Forward(SampleContext.Inference, parameters, p * n, cache, p * c, scratch, xOff, scratch, yOff, scratch, savedOff);
             for (int o = 0; o < outputs; o++)
             {
                 double d = (double)scratch[yOff + o] - scratch[tOff + o];

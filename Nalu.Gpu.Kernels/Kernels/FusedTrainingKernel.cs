@@ -133,8 +133,8 @@ public static class FusedTrainingKernel
                     gradients[j] += scratch[sliceOff + j];
             }
 
-            FinishStep(unit, a.Optimizer, learningRate, step, parameters, gradients, state, 0);
             lastLoss = loss / (a.Batch * unit.Outputs);
+            FinishStep(unit, a.Optimizer, learningRate, step, lastLoss, parameters, gradients, state, 0);
         }
 
         return lastLoss;
@@ -187,7 +187,8 @@ public static class FusedTrainingKernel
         for (int sample = first; sample < last; sample++)
         {
             source.Sample(seed, op, step, sample, scratch, xOff, scratch, tOff);
-            unit.Forward(parameters, pOff, cache, cOff, scratch, xOff, scratch, yOff, scratch, savedOff);
+            var context = new SampleContext(seed, step, sample, true);
+            unit.Forward(context, parameters, pOff, cache, cOff, scratch, xOff, scratch, yOff, scratch, savedOff);
             for (int o = 0; o < outputs; o++)
             {
                 float diff = scratch[yOff + o] - scratch[tOff + o];
@@ -195,7 +196,7 @@ public static class FusedTrainingKernel
                 scratch[dyOff + o] = scale * diff;
             }
 
-            unit.Backward(parameters, pOff, cache, cOff, scratch, xOff, scratch, savedOff, scratch, dyOff,
+            unit.Backward(context, parameters, pOff, cache, cOff, scratch, xOff, scratch, savedOff, scratch, dyOff,
                 gradients, gOff, false, scratch, xOff);
         }
 
@@ -203,45 +204,55 @@ public static class FusedTrainingKernel
     }
 
     /// <summary>
-    /// Step end: finishes the gradient, adds the regulariser's, clips (by value, then by norm), applies the optimizer,
-    /// then the units' constraints (clamps). Built from per-element pieces (<see cref="FinishElement"/>,
+    /// Step end: finishes the gradient, adds the regulariser's (which may depend on the step's mean batch
+    /// <paramref name="loss"/>), clips (by value, then by norm), applies the optimizer to the parameters that train this
+    /// step (<see cref="IUnit.Trains"/>; the others and their optimizer state stay bit-unchanged, and stay out of the
+    /// norm), then the units' constraints (clamps). Built from per-element pieces (<see cref="FinishElement"/>,
     /// <see cref="ClipNormScale"/>, <see cref="UpdateParameter"/>) that <see cref="GroupTrainingKernel"/> runs in parallel
     /// over elements and parameters with the same bits.
     /// </summary>
     public static void FinishStep<TUnit, TMem>(
-        TUnit unit, OptimizerSettings optimizer, float learningRate, int step, TMem parameters, TMem gradients, TMem state, int pOff)
+        TUnit unit, OptimizerSettings optimizer, float learningRate, int step, float loss, TMem parameters, TMem gradients, TMem state, int pOff)
         where TUnit : struct, IUnit
         where TMem : struct, IFloatMemory
     {
         int elements = unit.ElementCount, n = unit.ParameterCount;
         for (int e = 0; e < elements; e++)
-            FinishElement(unit, e, step, parameters, pOff, gradients, pOff);
+            FinishElement(unit, e, step, loss, parameters, pOff, gradients, pOff);
 
-        float scale = ClipNormScale(optimizer, gradients, pOff, n);
+        float scale = ClipNormScale(unit, step, optimizer, gradients, pOff, n);
         var factors = OptimizerMath.Factors(optimizer, step);
         for (int j = 0; j < n; j++)
-            UpdateParameter(optimizer, learningRate, factors, scale, parameters, pOff + j, gradients, pOff + j, state, 2 * (pOff + j));
+        {
+            if (unit.Trains(j, step))
+                UpdateParameter(optimizer, learningRate, factors, scale, parameters, pOff + j, gradients, pOff + j, state, 2 * (pOff + j));
+        }
 
         for (int e = 0; e < elements; e++)
             unit.Constrain(e, parameters, pOff);
     }
 
-    /// <summary>Work item <paramref name="element"/> of the step's end: turns its raw gradient into ∂L/∂parameters, then adds its regulariser's.</summary>
+    /// <summary>
+    /// Work item <paramref name="element"/> of the step's end: turns its raw gradient into ∂L/∂parameters, then adds its
+    /// regulariser's (given the step's mean batch <paramref name="loss"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void FinishElement<TUnit, TMem>(TUnit unit, int element, int step, TMem parameters, int pOff, TMem gradients, int gOff)
+    public static void FinishElement<TUnit, TMem>(TUnit unit, int element, int step, float loss, TMem parameters, int pOff, TMem gradients, int gOff)
         where TUnit : struct, IUnit
         where TMem : struct, IFloatMemory
     {
         unit.FinishGradient(element, parameters, pOff, gradients, gOff);
-        unit.Regularize(element, step, parameters, pOff, gradients, gOff);
+        unit.Regularize(element, step, loss, parameters, pOff, gradients, gOff);
     }
 
     /// <summary>
     /// The clip-norm factor of the finished gradient at <paramref name="gOff"/> (1 when clip-norm is off): the squared
-    /// value-clipped gradients summed in parameter order, a fixed order every path keeps.
+    /// value-clipped gradients of the parameters that train at <paramref name="step"/> (<see cref="IUnit.Trains"/>) summed
+    /// in parameter order, a fixed order every path keeps.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float ClipNormScale<TMem>(OptimizerSettings optimizer, TMem gradients, int gOff, int n)
+    public static float ClipNormScale<TUnit, TMem>(TUnit unit, int step, OptimizerSettings optimizer, TMem gradients, int gOff, int n)
+        where TUnit : struct, IUnit
         where TMem : struct, IFloatMemory
     {
         if (!(optimizer.ClipNorm > 0f))
@@ -249,6 +260,8 @@ public static class FusedTrainingKernel
         float sum = 0f;
         for (int j = 0; j < n; j++)
         {
+            if (!unit.Trains(j, step))
+                continue;
             float g = OptimizerMath.ClipValue(optimizer, gradients[gOff + j]);
             sum += g * g;
         }

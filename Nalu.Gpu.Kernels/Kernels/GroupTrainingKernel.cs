@@ -116,7 +116,8 @@ public static class GroupTrainingKernel
 
                 Group.Barrier();
 
-                // Threads over parameters: slice 0's partial, then the others in slice order.
+                // Threads over parameters: slice 0's partial, then the others in slice order. Thread 0 also sums the
+                // slice losses in slice order: the step's mean batch loss, which a regulariser may read.
                 for (int j = t; j < n; j += threads)
                 {
                     float g = work[workOff + j];
@@ -125,28 +126,34 @@ public static class GroupTrainingKernel
                     shared[gradOff + j] = g;
                 }
 
-                Group.Barrier();
-                for (int e = t; e < elements; e += threads)
-                    FusedTrainingKernel.FinishElement(unit, e, step, sm, paramsOff, sm, gradOff);
-
-                Group.Barrier();
                 if (t == 0)
                 {
                     float loss = shared[lossOff];
                     for (int slice = 1; slice < slices; slice++)
                         loss += shared[lossOff + slice];
-                    lastLoss = loss / (a.Batch * unit.Outputs);
-                    // The clip norm's sum stays on one thread, in parameter order: the fused kernel's bits.
-                    shared[scaleOff] = FusedTrainingKernel.ClipNormScale(a.Optimizer, sm, gradOff, n);
+                    shared[scaleOff] = loss / (a.Batch * unit.Outputs);
                 }
+
+                Group.Barrier();
+                lastLoss = shared[scaleOff];
+                for (int e = t; e < elements; e += threads)
+                    FusedTrainingKernel.FinishElement(unit, e, step, lastLoss, sm, paramsOff, sm, gradOff);
+
+                Group.Barrier();
+                // The clip norm's sum stays on one thread, in parameter order: the fused kernel's bits.
+                if (t == 0)
+                    shared[scaleOff] = FusedTrainingKernel.ClipNormScale(unit, step, a.Optimizer, sm, gradOff, n);
 
                 Group.Barrier();
                 float normScale = shared[scaleOff];
                 var factors = OptimizerMath.Factors(a.Optimizer, step);
                 for (int j = t; j < n; j += threads)
                 {
-                    FusedTrainingKernel.UpdateParameter(a.Optimizer, learningRate, factors, normScale,
-                        sm, paramsOff + j, sm, gradOff + j, state, 2 * (pOff + j));
+                    if (unit.Trains(j, step))
+                    {
+                        FusedTrainingKernel.UpdateParameter(a.Optimizer, learningRate, factors, normScale,
+                            sm, paramsOff + j, sm, gradOff + j, state, 2 * (pOff + j));
+                    }
                 }
 
                 Group.Barrier();

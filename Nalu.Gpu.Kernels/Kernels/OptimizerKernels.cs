@@ -1,4 +1,5 @@
 using ILGPU;
+using Nalu.Gpu.Kernels.Units;
 
 namespace Nalu.Gpu.Kernels.Kernels;
 
@@ -37,6 +38,53 @@ public static class OptimizerKernels
             }
 
             b.NormScales[p] = OptimizerMath.NormScale(settings, (float)Math.Sqrt(sum));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="NormScales"/> over the parameters of <paramref name="unit"/> that train at <paramref name="step"/>
+    /// (<see cref="IUnit.Trains"/>), as the fused step sums them.
+    /// </summary>
+    public static void UnitNormScales<TUnit>(TUnit unit, int models, int step, OptimizerSettings settings, OptimizerBuffers b)
+        where TUnit : struct, IUnit
+    {
+        int stride = Grid.DimX * Group.DimX;
+        int parameterCount = unit.ParameterCount;
+        for (int p = Grid.GlobalIndex.X; p < models; p += stride)
+        {
+            double sum = 0.0;
+            for (int j = 0; j < parameterCount; j++)
+            {
+                if (!unit.Trains(j, step))
+                    continue;
+                double g = OptimizerMath.ClipValue(settings, b.Gradients[p * parameterCount + j]);
+                sum += g * g;
+            }
+
+            b.NormScales[p] = OptimizerMath.NormScale(settings, (float)Math.Sqrt(sum));
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Update"/> of the parameters of <paramref name="unit"/> that train at <paramref name="step"/>
+    /// (<see cref="IUnit.Trains"/>); the others and their optimizer state are not touched.
+    /// </summary>
+    public static void UnitUpdate<TUnit>(TUnit unit, int models, int step, OptimizerSettings settings, OptimizerBuffers b)
+        where TUnit : struct, IUnit
+    {
+        int parameterCount = unit.ParameterCount;
+        int total = models * parameterCount;
+        int stride = Grid.DimX * Group.DimX;
+        var parameters = new DeviceMemory(b.Parameters);
+        var state = new DeviceMemory(b.State);
+        var factors = OptimizerMath.Factors(settings, step);
+        for (int k = Grid.GlobalIndex.X; k < total; k += stride)
+        {
+            int p = k / parameterCount;
+            if (!unit.Trains(k - p * parameterCount, step))
+                continue;
+            float g = OptimizerMath.ClipValue(settings, b.Gradients[k]) * b.NormScales[p];
+            OptimizerMath.Update(settings, b.LearningRates[p], factors, g, parameters, state, k, 2 * k);
         }
     }
 

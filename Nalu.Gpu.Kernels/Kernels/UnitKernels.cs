@@ -17,6 +17,11 @@ public struct BatchShape
     public int NeedInputGradient;
     /// <summary>0-based training step (for regulariser schedules in <see cref="UnitKernels.FinishGradients{TUnit}"/>).</summary>
     public int Step;
+    /// <summary>
+    /// Non-zero for a training pass: the forward and backward get a training <see cref="SampleContext"/> keyed by
+    /// <see cref="UnitBuffers.Seeds"/>, <see cref="Step"/> and the sample's index in the batch (the sNMU's noise).
+    /// </summary>
+    public int Training;
 }
 
 /// <summary>
@@ -44,6 +49,13 @@ public struct UnitBuffers
     public ArrayView<float> Dy;
     /// <summary>(P, B, I)</summary>
     public ArrayView<float> Dx;
+    /// <summary>(P) model seeds; read only by a training pass (<see cref="BatchShape.Training"/>).</summary>
+    public ArrayView<int> Seeds;
+    /// <summary>
+    /// (P) each model's mean batch loss of this step, for regularisers that depend on it (read by
+    /// <see cref="UnitKernels.FinishGradients{TUnit}"/>); empty: 0 for every model.
+    /// </summary>
+    public ArrayView<float> Losses;
 }
 
 /// <summary>
@@ -52,6 +64,10 @@ public struct UnitBuffers
 /// </summary>
 public static class UnitKernels
 {
+    /// <summary>The context of sample <paramref name="sample"/> of model <paramref name="p"/>: training only when the shape says so.</summary>
+    private static SampleContext Context(BatchShape shape, UnitBuffers b, int p, int sample) =>
+        shape.Training != 0 ? new SampleContext(b.Seeds[p], shape.Step, sample, true) : SampleContext.Inference;
+
     /// <summary>Cache refresh: one work item per (model, element). Overwrites the cache.</summary>
     public static void PrepareCache<TUnit>(TUnit unit, BatchShape shape, UnitBuffers b)
         where TUnit : struct, IUnit
@@ -88,7 +104,7 @@ public static class UnitKernels
         for (int k = Grid.GlobalIndex.X; k < total; k += stride)
         {
             int p = k / shape.Batch;
-            unit.Forward(parameters, p * n, cache, p * c, x, k * inputs, y, k * outputs, saved, k * s);
+            unit.Forward(Context(shape, b, p, k - p * shape.Batch), parameters, p * n, cache, p * c, x, k * inputs, y, k * outputs, saved, k * s);
         }
     }
 
@@ -127,7 +143,7 @@ public static class UnitKernels
             {
                 int row = p * shape.Batch + sample;
                 unit.Backward(
-                    parameters, p * n, cache, p * c, x, row * inputs, saved, row * s, dy, row * outputs,
+                    Context(shape, b, p, sample), parameters, p * n, cache, p * c, x, row * inputs, saved, row * s, dy, row * outputs,
                     partials, partial, needDx, dx, row * inputs);
             }
         }
@@ -164,8 +180,9 @@ public static class UnitKernels
         {
             int p = k / elements;
             int element = k - p * elements;
+            float loss = b.Losses.Length > 0 ? b.Losses[p] : 0f;
             unit.FinishGradient(element, parameters, p * n, gradients, p * n);
-            unit.Regularize(element, shape.Step, parameters, p * n, gradients, p * n);
+            unit.Regularize(element, shape.Step, loss, parameters, p * n, gradients, p * n);
         }
     }
 

@@ -58,21 +58,21 @@ public readonly struct Chain<THead, TTail> : IUnit
 
     /// <inheritdoc />
     public void Forward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory
     {
         int middle = savedOffset + _head.SavedCount;
         int tailSaved = middle + 2 * _head.Outputs;
-        _head.Forward(parameters, paramOffset, cache, cacheOffset, x, xOffset, saved, middle, saved, savedOffset);
+        _head.Forward(context, parameters, paramOffset, cache, cacheOffset, x, xOffset, saved, middle, saved, savedOffset);
         _tail.Forward(
-            parameters, paramOffset + _head.ParameterCount, cache, cacheOffset + _head.CacheCount,
+            context, parameters, paramOffset + _head.ParameterCount, cache, cacheOffset + _head.CacheCount,
             saved, middle, y, yOffset, saved, tailSaved);
     }
 
     /// <inheritdoc />
     public void Backward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory
@@ -81,11 +81,11 @@ public readonly struct Chain<THead, TTail> : IUnit
         int middleGradient = middle + _head.Outputs;
         int tailSaved = middle + 2 * _head.Outputs;
         _tail.Backward(
-            parameters, paramOffset + _head.ParameterCount, cache, cacheOffset + _head.CacheCount,
+            context, parameters, paramOffset + _head.ParameterCount, cache, cacheOffset + _head.CacheCount,
             saved, middle, saved, tailSaved, dy, dyOffset,
             grad, gradOffset + _head.ParameterCount, true, saved, middleGradient);
         _head.Backward(
-            parameters, paramOffset, cache, cacheOffset, x, xOffset, saved, savedOffset, saved, middleGradient,
+            context, parameters, paramOffset, cache, cacheOffset, x, xOffset, saved, savedOffset, saved, middleGradient,
             grad, gradOffset, needInputGradient, dx, dxOffset);
     }
 
@@ -101,15 +101,19 @@ public readonly struct Chain<THead, TTail> : IUnit
     }
 
     /// <inheritdoc />
-    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+    public void Regularize<TMem>(int element, int step, float loss, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory
     {
         int headElements = _head.ElementCount;
         if (element < headElements)
-            _head.Regularize(element, step, parameters, paramOffset, grad, gradOffset);
+            _head.Regularize(element, step, loss, parameters, paramOffset, grad, gradOffset);
         else
-            _tail.Regularize(element - headElements, step, parameters, paramOffset + _head.ParameterCount, grad, gradOffset + _head.ParameterCount);
+            _tail.Regularize(element - headElements, step, loss, parameters, paramOffset + _head.ParameterCount, grad, gradOffset + _head.ParameterCount);
     }
+
+    /// <inheritdoc />
+    public bool Trains(int parameter, int step) =>
+        parameter < _head.ParameterCount ? _head.Trains(parameter, step) : _tail.Trains(parameter - _head.ParameterCount, step);
 
     /// <inheritdoc />
     public void Constrain<TMem>(int element, TMem parameters, int paramOffset)

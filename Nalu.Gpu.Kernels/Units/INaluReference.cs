@@ -88,6 +88,44 @@ public static class INaluReference
         return (y, [.. aWHat, .. aMHat, .. mWHat, .. mMHat, .. gG], dx);
     }
 
+    /// <summary>
+    /// The saturation regulariser of <paramref name="recipe"/> at <paramref name="step"/> for a step whose batch MSE is
+    /// <paramref name="loss"/>: <c>s · (1/n) Σ_v max(20 − |v|, 0)</c> over all n parameters, or 0 when it does not apply.
+    /// </summary>
+    public static double SaturationLoss(ReadOnlySpan<double> parameters, INaluRecipe recipe, int step, double loss)
+    {
+        if (!SaturationApplies(recipe, step, loss))
+            return 0;
+        double sum = 0;
+        foreach (double v in parameters)
+            sum += Math.Max(INaluUnit.MaxExponent - Math.Abs(v), 0);
+        return recipe.Saturation * sum / parameters.Length;
+    }
+
+    /// <summary>∂<see cref="SaturationLoss"/>/∂parameters (at v = 0: 0; at |v| = 20: 0).</summary>
+    public static double[] SaturationGradient(ReadOnlySpan<double> parameters, INaluRecipe recipe, int step, double loss)
+    {
+        var g = new double[parameters.Length];
+        if (!SaturationApplies(recipe, step, loss))
+            return g;
+        for (int k = 0; k < g.Length; k++)
+            g[k] = Math.Abs(parameters[k]) < INaluUnit.MaxExponent ? -recipe.Saturation * Math.Sign(parameters[k]) / parameters.Length : 0;
+        return g;
+    }
+
+    /// <summary>Whether parameter <paramref name="parameter"/> of an I→O layer trains at <paramref name="step"/> under <paramref name="recipe"/>.</summary>
+    public static bool Trains(INaluRecipe recipe, int inputs, int outputs, int parameter, int step)
+    {
+        if (recipe.Alternate == 0)
+            return true;
+        bool weight = parameter < 4 * inputs * outputs;
+        bool weightStep = step % 10 < 8;
+        return weight == weightStep;
+    }
+
+    private static bool SaturationApplies(INaluRecipe recipe, int step, double loss) =>
+        recipe.Saturation > 0 && step >= recipe.SaturationStart && loss < recipe.SaturationLossBelow;
+
     private static double SignProduct(ReadOnlySpan<double> x, ReadOnlySpan<double> w, int skip)
     {
         double product = 1;

@@ -1,7 +1,8 @@
 namespace Nalu.Gpu.Kernels.Units;
 
 /// <summary>
-/// Improved NALU (iNALU, Schlör et al. 2020), the unit math only (its training recipe is not part of the unit):
+/// Improved NALU (iNALU, Schlör et al. 2020), with the layer's part of its training recipe (<see cref="INaluRecipe"/>,
+/// off by default):
 /// separate weights per path, <c>Wa = tanh(Ŵa)·σ(M̂a)</c>, <c>Wm = tanh(Ŵm)·σ(M̂m)</c>;
 /// <c>a = x Waᵀ</c>; <c>zm = log(max(|x|, ε)) Wmᵀ</c>, <c>E = exp(min(zm, ω))</c> with ω = 20;
 /// sign retrieval <c>S = Π_i (sign(x_i)|Wm_oi| + 1 − |Wm_oi|)</c>, <c>s = clamp(S, −1, 1)</c>; <c>m = E·s</c>;
@@ -24,15 +25,21 @@ public readonly struct INaluUnit : IUnit
 
     private readonly int _inputs;
     private readonly int _outputs;
+    private readonly INaluRecipe _recipe;
 
-    /// <summary>An iNALU with the given widths.</summary>
-    public INaluUnit(int inputs, int outputs)
+    /// <summary>An iNALU with the given widths and (optional) training recipe.</summary>
+    public INaluUnit(int inputs, int outputs, INaluRecipe recipe = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
+        recipe.Validate();
         _inputs = inputs;
         _outputs = outputs;
+        _recipe = recipe;
     }
+
+    /// <summary>The layer's training recipe (alternating updates, saturation regulariser).</summary>
+    public INaluRecipe Recipe => _recipe;
 
     /// <inheritdoc />
     public int Inputs => _inputs;
@@ -75,7 +82,7 @@ public readonly struct INaluUnit : IUnit
 
     /// <inheritdoc />
     public void Forward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory
     {
@@ -112,7 +119,7 @@ public readonly struct INaluUnit : IUnit
 
     /// <inheritdoc />
     public void Backward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory
@@ -170,11 +177,31 @@ public readonly struct INaluUnit : IUnit
     }
 
     /// <inheritdoc />
-    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+    public void Regularize<TMem>(int element, int step, float loss, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory
     {
-        // No regulariser (iNALU's belongs to its training recipe).
+        if (!_recipe.SaturationApplies(step, loss))
+            return;
+        // Element e owns Ŵa, M̂a, Ŵm, M̂m at e and, for e < O, G_e: every parameter once.
+        int w = Weights;
+        float scale = _recipe.Saturation / ParameterCount;
+        for (int k = 0; k < 4; k++)
+            grad[gradOffset + k * w + element] += scale * SaturationDerivative(parameters[paramOffset + k * w + element]);
+        if (element < _outputs)
+            grad[gradOffset + 4 * w + element] += scale * SaturationDerivative(parameters[paramOffset + 4 * w + element]);
     }
+
+    /// <summary><c>d max(ω − |v|, 0)/dv</c>: −sign(v) for |v| &lt; ω, else 0.</summary>
+    public static float SaturationDerivative(float v)
+    {
+        float a = MathF.Abs(v);
+        return a < MaxExponent ? (v > 0f ? -1f : v < 0f ? 1f : 0f) : 0f;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>With <see cref="INaluRecipe.Alternate"/>: the weights at steps whose position in the block of 10 is below 8, the gate at the others.</remarks>
+    public bool Trains(int parameter, int step) =>
+        _recipe.Alternate == 0 || (parameter < 4 * Weights) == INaluRecipe.WeightsTrain(step);
 
     /// <inheritdoc />
     public void Constrain<TMem>(int element, TMem parameters, int paramOffset)

@@ -45,20 +45,21 @@ public interface IUnit
 
     /// <summary>
     /// Forward pass of one sample: reads <c>x[xOffset..+I]</c>, writes <c>y[yOffset..+O]</c> (overwrite)
-    /// and this sample's saved values.
+    /// and this sample's saved values. <paramref name="context"/> says which sample of which step of which model this is,
+    /// and whether it is a training pass (only units with training-time noise, the sNMU, read it).
     /// </summary>
     void Forward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory;
 
     /// <summary>
     /// Backward pass of one sample from <c>dy</c>: ACCUMULATES raw gradients into
     /// <c>grad[gradOffset..]</c>, and when <paramref name="needInputGradient"/> OVERWRITES
-    /// <c>dx[dxOffset..+I]</c>.
+    /// <c>dx[dxOffset..+I]</c>. <paramref name="context"/> is the one the sample's <see cref="Forward"/> saw.
     /// </summary>
     void Backward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory;
@@ -71,9 +72,10 @@ public interface IUnit
     /// ACCUMULATES into the finished gradient of work item <paramref name="element"/> the gradient of this unit's
     /// regulariser at 0-based <paramref name="step"/> (e.g. NAU/NMU sparsity with its warm-up). Called after
     /// <see cref="FinishGradient"/> and before clipping, so the regulariser is part of the loss the optimizer sees.
-    /// Units without a regulariser do nothing.
+    /// <paramref name="loss"/> is the step's batch MSE (without any regulariser), for regularisers that apply only below a
+    /// loss (iNALU's saturation term). Units without a regulariser do nothing.
     /// </summary>
-    void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+    void Regularize<TMem>(int element, int step, float loss, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory;
 
     /// <summary>
@@ -82,4 +84,11 @@ public interface IUnit
     /// </summary>
     void Constrain<TMem>(int element, TMem parameters, int paramOffset)
         where TMem : struct, IFloatMemory;
+
+    /// <summary>
+    /// Whether parameter <paramref name="parameter"/> (index into this unit's block) is updated at 0-based
+    /// <paramref name="step"/>. A parameter that does not train keeps its value and its optimizer state bit for bit that
+    /// step (iNALU's alternating weight/gate updates); every other unit trains every parameter at every step.
+    /// </summary>
+    bool Trains(int parameter, int step);
 }

@@ -23,6 +23,8 @@ public enum ReferenceUnitKind
     Nmru,
     /// <summary><see cref="INaluReference"/>.</summary>
     INalu,
+    /// <summary><see cref="SnmuReference"/> at inference (the plain NMU: a model reference has no training noise).</summary>
+    Snmu,
 }
 
 /// <summary>One layer of a <see cref="ModelReference"/>: a unit type and its widths.</summary>
@@ -77,6 +79,8 @@ public readonly record struct ReferenceLayer
     public static ReferenceLayer Nmru(int inputs, int outputs) => new(ReferenceUnitKind.Nmru, inputs, outputs);
     /// <summary>An iNALU layer (unit math only).</summary>
     public static ReferenceLayer INalu(int inputs, int outputs) => new(ReferenceUnitKind.INalu, inputs, outputs);
+    /// <summary>An sNMU layer, at inference.</summary>
+    public static ReferenceLayer Snmu(int inputs, int outputs) => new(ReferenceUnitKind.Snmu, inputs, outputs);
     /// <summary>An NAU layer.</summary>
     public static ReferenceLayer Nau(int inputs, int outputs) => new(ReferenceUnitKind.Nau, inputs, outputs);
     /// <summary>An NMU layer.</summary>
@@ -97,6 +101,7 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.RealNpu => RealNpuReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.Nmru => NmruReference.ParameterCount(Inputs, Outputs),
         ReferenceUnitKind.INalu => INaluReference.ParameterCount(Inputs, Outputs),
+        ReferenceUnitKind.Snmu => SnmuReference.ParameterCount(Inputs, Outputs),
         _ => DenseReference.ParameterCount(Inputs, Outputs),
     };
 
@@ -112,6 +117,7 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.RealNpu => RealNpuReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.Nmru => NmruReference.Forward(parameters, x, batch, Inputs, Outputs),
         ReferenceUnitKind.INalu => INaluReference.Forward(parameters, x, batch, Inputs, Outputs),
+        ReferenceUnitKind.Snmu => SnmuReference.Forward(parameters, x, null, batch, Inputs, Outputs),
         _ => DenseReference.Forward(parameters, x, batch, Inputs, Outputs, Activation),
     };
 
@@ -128,6 +134,7 @@ public readonly record struct ReferenceLayer
         ReferenceUnitKind.RealNpu => RealNpuReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.Nmru => NmruReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
         ReferenceUnitKind.INalu => INaluReference.Backward(parameters, x, dy, batch, Inputs, Outputs),
+        ReferenceUnitKind.Snmu => SnmuReference.Backward(parameters, x, null, dy, batch, Inputs, Outputs),
         _ => DenseReference.Backward(parameters, x, dy, batch, Inputs, Outputs, Activation),
     };
 

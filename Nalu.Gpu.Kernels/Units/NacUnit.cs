@@ -45,7 +45,7 @@ public readonly struct NacUnit : IUnit
 
     /// <inheritdoc />
     public void Forward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory
     {
@@ -54,7 +54,7 @@ public readonly struct NacUnit : IUnit
 
     /// <inheritdoc />
     public void Backward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory
@@ -74,11 +74,14 @@ public readonly struct NacUnit : IUnit
     }
 
     /// <inheritdoc />
-    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+    public void Regularize<TMem>(int element, int step, float loss, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory
     {
         // No regulariser.
     }
+
+    /// <inheritdoc />
+    public bool Trains(int parameter, int step) => true;
 
     /// <inheritdoc />
     public void Constrain<TMem>(int element, TMem parameters, int paramOffset)

@@ -63,7 +63,7 @@ public readonly struct NmruUnit : IUnit
 
     /// <inheritdoc />
     public void Forward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory
     {
@@ -75,19 +75,19 @@ public readonly struct NmruUnit : IUnit
             saved[savedOffset + inputs + i] = Reciprocal(xi);
         }
 
-        _nmu.Forward(parameters, paramOffset, cache, cacheOffset, saved, savedOffset, y, yOffset, saved, savedOffset + 2 * inputs);
+        _nmu.Forward(context, parameters, paramOffset, cache, cacheOffset, saved, savedOffset, y, yOffset, saved, savedOffset + 2 * inputs);
     }
 
     /// <inheritdoc />
     public void Backward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory
     {
         int inputs = _inputs;
         int du = savedOffset + 2 * inputs + _nmu.SavedCount;
-        _nmu.Backward(parameters, paramOffset, cache, cacheOffset, saved, savedOffset, saved, savedOffset + 2 * inputs,
+        _nmu.Backward(context, parameters, paramOffset, cache, cacheOffset, saved, savedOffset, saved, savedOffset + 2 * inputs,
             dy, dyOffset, grad, gradOffset, needInputGradient, saved, du);
         if (!needInputGradient)
             return;
@@ -107,9 +107,12 @@ public readonly struct NmruUnit : IUnit
     }
 
     /// <inheritdoc />
-    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+    public void Regularize<TMem>(int element, int step, float loss, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory =>
-        _nmu.Regularize(element, step, parameters, paramOffset, grad, gradOffset);
+        _nmu.Regularize(element, step, loss, parameters, paramOffset, grad, gradOffset);
+
+    /// <inheritdoc />
+    public bool Trains(int parameter, int step) => _nmu.Trains(parameter, step);
 
     /// <inheritdoc />
     public void Constrain<TMem>(int element, TMem parameters, int paramOffset)

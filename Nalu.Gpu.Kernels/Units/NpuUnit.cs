@@ -75,7 +75,7 @@ public readonly struct NpuUnit : IUnit
 
     /// <inheritdoc />
     public void Forward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory
     {
@@ -115,7 +115,7 @@ public readonly struct NpuUnit : IUnit
 
     /// <inheritdoc />
     public void Backward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory
@@ -170,7 +170,7 @@ public readonly struct NpuUnit : IUnit
     }
 
     /// <inheritdoc />
-    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+    public void Regularize<TMem>(int element, int step, float loss, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory
     {
         // Work item e regularises W_re[e] and, for the complex NPU, W_im[e]; the penalty covers both matrices.
@@ -179,6 +179,9 @@ public readonly struct NpuUnit : IUnit
         if (!IsReal)
             UnitMath.AddRegularizerGradient(_regularizer, step, count, weights + element, parameters, paramOffset, grad, gradOffset);
     }
+
+    /// <inheritdoc />
+    public bool Trains(int parameter, int step) => true;
 
     /// <inheritdoc />
     public void Constrain<TMem>(int element, TMem parameters, int paramOffset)

@@ -51,7 +51,7 @@ public readonly struct PReluDenseUnit : IUnit
     /// <inheritdoc />
     /// <remarks>Saves z (O) for the backward.</remarks>
     public void Forward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory
     {
@@ -69,7 +69,7 @@ public readonly struct PReluDenseUnit : IUnit
     /// <inheritdoc />
     /// <remarks>ACCUMULATES ∂L/∂W, ∂L/∂b and ∂L/∂α; OVERWRITES dx when asked.</remarks>
     public void Backward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory
@@ -114,11 +114,14 @@ public readonly struct PReluDenseUnit : IUnit
     }
 
     /// <inheritdoc />
-    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+    public void Regularize<TMem>(int element, int step, float loss, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory
     {
         // No regulariser.
     }
+
+    /// <inheritdoc />
+    public bool Trains(int parameter, int step) => true;
 
     /// <inheritdoc />
     public void Constrain<TMem>(int element, TMem parameters, int paramOffset)

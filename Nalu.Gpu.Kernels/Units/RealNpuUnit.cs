@@ -38,18 +38,18 @@ public readonly struct RealNpuUnit : IUnit
 
     /// <inheritdoc />
     public void Forward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem y, int yOffset, TMem saved, int savedOffset)
         where TMem : struct, IFloatMemory =>
-        _npu.Forward(parameters, paramOffset, cache, cacheOffset, x, xOffset, y, yOffset, saved, savedOffset);
+        _npu.Forward(context, parameters, paramOffset, cache, cacheOffset, x, xOffset, y, yOffset, saved, savedOffset);
 
     /// <inheritdoc />
     public void Backward<TMem>(
-        TMem parameters, int paramOffset, TMem cache, int cacheOffset,
+        SampleContext context, TMem parameters, int paramOffset, TMem cache, int cacheOffset,
         TMem x, int xOffset, TMem saved, int savedOffset, TMem dy, int dyOffset,
         TMem grad, int gradOffset, bool needInputGradient, TMem dx, int dxOffset)
         where TMem : struct, IFloatMemory =>
-        _npu.Backward(parameters, paramOffset, cache, cacheOffset, x, xOffset, saved, savedOffset, dy, dyOffset,
+        _npu.Backward(context, parameters, paramOffset, cache, cacheOffset, x, xOffset, saved, savedOffset, dy, dyOffset,
             grad, gradOffset, needInputGradient, dx, dxOffset);
 
     /// <inheritdoc />
@@ -58,9 +58,12 @@ public readonly struct RealNpuUnit : IUnit
         _npu.FinishGradient(element, parameters, paramOffset, grad, gradOffset);
 
     /// <inheritdoc />
-    public void Regularize<TMem>(int element, int step, TMem parameters, int paramOffset, TMem grad, int gradOffset)
+    public void Regularize<TMem>(int element, int step, float loss, TMem parameters, int paramOffset, TMem grad, int gradOffset)
         where TMem : struct, IFloatMemory =>
-        _npu.Regularize(element, step, parameters, paramOffset, grad, gradOffset);
+        _npu.Regularize(element, step, loss, parameters, paramOffset, grad, gradOffset);
+
+    /// <inheritdoc />
+    public bool Trains(int parameter, int step) => _npu.Trains(parameter, step);
 
     /// <inheritdoc />
     public void Constrain<TMem>(int element, TMem parameters, int paramOffset)

@@ -40,12 +40,13 @@ public static class Checkpoint
         UnitKind Kind, int Inputs, int Outputs, bool Untied, Activation Activation,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RegularizerRecord? Regularizer = null,
         bool InputIndependentGate = false,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Custom = null)
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Custom = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] INaluRecipeRecord? INaluRecipe = null)
     {
-        /// <summary>The record of a layer (its regulariser only when it has one; a custom layer's unit by name).</summary>
+        /// <summary>The record of a layer (its regulariser and iNALU recipe only when it has one; a custom layer's unit by name).</summary>
         public static LayerRecord Of(LayerSpec l) => new(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation,
             l.Regularizer.Kind == RegularizerKind.None ? null : RegularizerRecord.Of(l.Regularizer), l.InputIndependentGate,
-            l.CustomUnit?.Name);
+            l.CustomUnit?.Name, l.INaluRecipe.IsNone ? null : INaluRecipeRecord.Of(l.INaluRecipe));
 
         /// <summary>The layer, with a custom unit looked up in <see cref="CustomUnits"/>.</summary>
         public LayerSpec ToSpec() => ToSpec(CustomUnits.Find);
@@ -80,6 +81,20 @@ public static class Checkpoint
         {
             Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None,
             InputIndependentGate = InputIndependentGate,
+            INaluRecipe = INaluRecipe?.ToRecipe() ?? default,
+        };
+    }
+
+    /// <summary>An iNALU layer's training recipe as stored in the metadata (the fields of <see cref="Kernels.Units.INaluRecipe"/>).</summary>
+    public sealed record INaluRecipeRecord(bool Alternate, float Saturation, int SaturationStart, float SaturationLossBelow)
+    {
+        /// <summary>The record of <paramref name="r"/>.</summary>
+        public static INaluRecipeRecord Of(Kernels.Units.INaluRecipe r) => new(r.Alternate != 0, r.Saturation, r.SaturationStart, r.SaturationLossBelow);
+
+        /// <summary>Back to the recipe (validated with the layer).</summary>
+        public Kernels.Units.INaluRecipe ToRecipe() => new()
+        {
+            Alternate = Alternate ? 1 : 0, Saturation = Saturation, SaturationStart = SaturationStart, SaturationLossBelow = SaturationLossBelow,
         };
     }
     /// <summary>A layer's regulariser as stored in the metadata (the fields of <see cref="RegularizerSettings"/>).</summary>

@@ -41,7 +41,7 @@ internal static class TrainingStateFormat
     internal sealed record OptionsRecord(
         int Batch, OptimizerRecord Optimizer, int EvaluateEvery, int ValidationSamples, int TestSamples, TrainingStrategy Strategy,
         int ReportEvery, int StepsPerLaunch, ArithmeticOp[]? Ops, float[]? LearningRates, int EvaluationChunks, int? Threads,
-        SamplingMode Sampling, int? DataSeed);
+        SamplingMode Sampling, int? DataSeed, int ReinitializeEvery);
 
     internal sealed record BestRecord(int Step, double Interpolation, double Extrapolation);
 
@@ -49,7 +49,8 @@ internal static class TrainingStateFormat
 
     internal sealed record StateRecord(
         int Version, int Step, TrainingStrategy Strategy, OptionsRecord Options, float[] LastLosses, bool[] Diverged, int[] NonFinite,
-        BestRecord?[] Best, EvaluationRecord?[] History, TrainingState.DataRecord?[]? Data);
+        BestRecord?[] Best, EvaluationRecord?[] History, TrainingState.DataRecord?[]? Data,
+        Reinitialization[]? Reinitializations = null, float[][]? RecentLosses = null);
 
     /// <summary>The tensors and metadata entry of <paramref name="state"/> for <paramref name="models"/> models of <paramref name="n"/> parameters.</summary>
     public static (SafeTensor[] Tensors, string Json, bool HasNonFinite) Encode(TrainingState state, float[] parameters, int models, int n)
@@ -71,11 +72,11 @@ internal static class TrainingStateFormat
             new OptionsRecord(o.Batch, new OptimizerRecord(o.Optimizer.Kind, o.Optimizer.LearningRate, o.Optimizer.Beta1, o.Optimizer.Beta2,
                     o.Optimizer.Epsilon, o.Optimizer.ClipValue, o.Optimizer.ClipNorm), o.EvaluateEvery, o.ValidationSamples, o.TestSamples,
                 o.Strategy, o.ReportEvery, o.StepsPerLaunch, o.Ops?.ToArray(), o.LearningRates?.ToArray(), o.EvaluationChunks, o.Threads,
-                o.Sampling, o.DataSeed),
+                o.Sampling, o.DataSeed, o.ReinitializeEvery),
             state.LastLosses, state.Diverged, nonFinite.ToArray(),
             state.Best.Select(b => b is null ? null : new BestRecord(b.Step, b.Interpolation, b.Extrapolation)).ToArray(),
             state.History.Select(e => new EvaluationRecord(e.Step, e.Interpolation, e.Extrapolation)).ToArray(),
-            state.Data?.ToArray());
+            state.Data?.ToArray(), state.Reinitializations.ToArray(), state.RecentLosses.Select(l => l.ToArray()).ToArray());
         SafeTensor[] tensors =
         [
             new(StateTensor, [models, n, 2], state.OptimizerState),
@@ -144,6 +145,22 @@ internal static class TrainingStateFormat
                 throw Bad(path, "'data' lacks the training set");
         }
 
+        foreach (var re in r.Reinitializations ?? [])
+        {
+            if (re is null || re.Model < 0 || re.Model >= models || re.Step < 0 || re.Step > step)
+                throw Bad(path, $"a re-initialisation names model {re?.Model} at step {re?.Step}; it needs a model in [0, {models}) and a step in [0, {step}]");
+        }
+
+        var recent = r.RecentLosses ?? [];
+        if (recent.Length > TrainerOptions.ReinitializeSamples)
+            throw Bad(path, $"'recentLosses' has {recent.Length} samples, more than a window's {TrainerOptions.ReinitializeSamples}");
+        for (int i = 0; i < recent.Length; i++)
+        {
+            if (recent[i] is null)
+                throw Bad(path, $"'recentLosses' entry {i} is null");
+            Length(path, $"'recentLosses' entry {i}", recent[i].Length, models);
+        }
+
         var o = r.Options;
         TrainerOptions options;
         try
@@ -167,6 +184,7 @@ internal static class TrainingStateFormat
                 Threads = o.Threads,
                 Sampling = o.Sampling,
                 DataSeed = o.DataSeed,
+                ReinitializeEvery = o.ReinitializeEvery,
             };
             options.Validate(models);
         }
@@ -199,6 +217,8 @@ internal static class TrainingStateFormat
                 : new BestEvaluation(b.Step, b.Interpolation, b.Extrapolation, bestValues.AsSpan(m * n, n).ToArray())).ToArray(),
             History = r.History.Select(e => new Evaluation(e!.Step, e.Interpolation, e.Extrapolation)).ToArray(),
             Data = r.Data,
+            Reinitializations = r.Reinitializations ?? [],
+            RecentLosses = r.RecentLosses ?? [],
         };
     }
 

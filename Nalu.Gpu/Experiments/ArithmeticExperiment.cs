@@ -21,7 +21,29 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
     ModelPreset? Preset = null, RegularizerOverrides? Overrides = null, bool InputIndependentGate = false)
 {
     /// <summary>The regulariser and its schedule in words for a preset (e.g. <c>sparsity-linear λ̂=10, steps 1000→2000</c>); null for units without one.</summary>
-    public string? Regularizer => Preset is null ? null : ModelPresets.Describe(Preset.RegularizerWith(Overrides));
+    public string? Regularizer => Preset is null ? null : ModelPresets.Describe(Preset.RegularizerWith(Overrides)) + RecipeText;
+
+    /// <summary>iNALU's recipe in words, after the regulariser (empty for every other unit, and for <c>--inalu-recipe none</c>).</summary>
+    private string RecipeText => Preset?.Name != "inalu" ? ""
+        : ModelPresets.DescribeINalu(INaluRecipeOverridden ? INaluRecipe : ModelPresets.INaluDefault, LoopTraining) is { Length: > 0 } text ? $"; {text}" : "";
+
+    /// <summary>
+    /// Set by <see cref="WithINaluRecipe"/>: the iNALU layers' recipe and the loop's (<see cref="LoopTraining"/>) replace the preset's.
+    /// </summary>
+    public bool INaluRecipeOverridden { get; init; }
+
+    /// <summary>The iNALU layers' recipe when <see cref="INaluRecipeOverridden"/>.</summary>
+    public Nalu.Gpu.Kernels.Units.INaluRecipe INaluRecipe { get; init; }
+
+    /// <summary>The loop's part of the recipe when <see cref="INaluRecipeOverridden"/> (null: none).</summary>
+    public PresetTraining? INaluTraining { get; init; }
+
+    /// <summary>The loop settings this unit trains with: the preset's (e.g. iNALU's clipping and re-initialisation), or the override; null: the loop's defaults.</summary>
+    public PresetTraining? LoopTraining => INaluRecipeOverridden ? INaluTraining : Preset?.Training;
+
+    /// <summary>This unit with iNALU's recipe replaced (units without iNALU layers are unchanged).</summary>
+    public ArithmeticUnit WithINaluRecipe(Nalu.Gpu.Kernels.Units.INaluRecipe layer, PresetTraining? loop) =>
+        Preset?.Name != "inalu" ? this : this with { INaluRecipeOverridden = true, INaluRecipe = layer, INaluTraining = loop };
 
     /// <summary>This unit with regulariser <paramref name="overrides"/> (units without a preset are unchanged).</summary>
     public ArithmeticUnit WithOverrides(RegularizerOverrides? overrides) =>
@@ -35,7 +57,15 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
     ];
 
     /// <summary>The model <c>inputs → hidden → 1</c> of this unit; an MLP's hidden layer has the activation, its output layer none.</summary>
-    public ModelArchitecture Architecture(int inputs, int hidden) => Preset is not null ? Preset.Create(inputs, hidden, Overrides) : Kind switch
+    public ModelArchitecture Architecture(int inputs, int hidden)
+    {
+        var architecture = BaseArchitecture(inputs, hidden);
+        return INaluRecipeOverridden
+            ? new ModelArchitecture(architecture.Layers.Select(l => l.Kind == UnitKind.INalu ? l with { INaluRecipe = INaluRecipe } : l).ToList())
+            : architecture;
+    }
+
+    private ModelArchitecture BaseArchitecture(int inputs, int hidden) => Preset is not null ? Preset.Create(inputs, hidden, Overrides) : Kind switch
     {
         UnitKind.Dense => new ModelArchitecture([LayerSpec.Dense(inputs, hidden, Activation), LayerSpec.Dense(hidden, 1, Activation.Linear)]),
         UnitKind.Nalu => new ModelArchitecture([
@@ -74,12 +104,14 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
                 return new("realnpu", UnitKind.RealNpu);
             case "nmru":
                 return new("nmru", UnitKind.Nmru);
+            case "snmu":
+                return new("snmu", UnitKind.Snmu);
         }
 
         string activation = name.StartsWith("mlp-", StringComparison.Ordinal) ? name[4..] : name;
         if (!ActivationNames.TryGetValue(activation.Replace("_", "-"), out var act))
         {
-            throw new FormatException($"'{text}' is not a unit: use nac, nac-mult, nalu, nalu-untied, nalu-gate, nmu, npu, realnpu, nmru, " +
+            throw new FormatException($"'{text}' is not a unit: use nac, nac-mult, nalu, nalu-untied, nalu-gate, nmu, snmu, npu, realnpu, nmru, " +
                 $"a preset ({string.Join(", ", ModelPresets.All.Select(p => p.Name))}) or mlp-ACTIVATION " +
                 $"with ACTIVATION one of {string.Join(", ", ActivationNames.Keys)}.");
         }
@@ -437,7 +469,7 @@ public static class ArithmeticExperiment
             int w = layer.Inputs * layer.Outputs;
             switch (layer.Kind)
             {
-                case UnitKind.Dense or UnitKind.Nau or UnitKind.Nmu or UnitKind.Npu or UnitKind.RealNpu:
+                case UnitKind.Dense or UnitKind.Nau or UnitKind.Nmu or UnitKind.Snmu or UnitKind.Npu or UnitKind.RealNpu:
                     for (int k = 0; k < w; k++)
                         worst = Math.Max(worst, Sparsity(block[k]));
                     break;
@@ -539,7 +571,13 @@ public static class ArithmeticExperiment
         return value;
     }
 
-    private static TrainerOptions Options(ArithmeticSettings s, IReadOnlyList<ArithmeticOp> ops, int validationSamples) => new()
+    private static TrainerOptions Options(ArithmeticSettings s, ArithmeticUnit unit, IReadOnlyList<ArithmeticOp> ops, int validationSamples)
+    {
+        var options = BaseOptions(s, ops, validationSamples);
+        return unit.LoopTraining is { } loop ? loop.ApplyTo(options) : options;
+    }
+
+    private static TrainerOptions BaseOptions(ArithmeticSettings s, IReadOnlyList<ArithmeticOp> ops, int validationSamples) => new()
     {
         Batch = s.Batch,
         Optimizer = OptimizerOptions.Adam(s.LearningRate),
@@ -571,7 +609,7 @@ public static class ArithmeticExperiment
         }
 
         using var model = new Model(device, unit.Architecture(s.Inputs, s.Hidden), seeds);
-        using var trainer = new Trainer(model, s.Task(ops[0], range), Options(s, modelOps, validationSamples: 1));
+        using var trainer = new Trainer(model, s.Task(ops[0], range), Options(s, unit, modelOps, validationSamples: 1));
         var test = trainer.Evaluate().Extrapolation;
         var result = new Dictionary<ArithmeticOp, double>();
         for (int o = 0; o < ops.Count; o++)
@@ -598,7 +636,7 @@ public static class ArithmeticExperiment
 
         var architecture = unit.Architecture(s.Inputs, s.Hidden);
         using var model = new Model(device, architecture, items.Select(i => i.Seed).ToArray());
-        using var trainer = new Trainer(model, s.Task(ops[0], range), Options(s, ops, s.EvalSamples));
+        using var trainer = new Trainer(model, s.Task(ops[0], range), Options(s, unit, ops, s.EvalSamples));
         var firstSuccess = new int?[items.Length];
         int solved = 0;
 
@@ -681,6 +719,7 @@ public static class ArithmeticExperiment
                 RandomMse = random,
                 RelativeError = 100 * extrapolation / random,
                 Diverged = trainer.Diverged[m],
+                Reinitializations = trainer.Reinitializations.Count(r => r.Model == m),
                 Population = items.Length,
                 WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
                 Device = device.ShortName,

@@ -76,6 +76,8 @@ public sealed record ModelRecord
     public double RelativeError { get; init; }
     /// <summary>The training loss became NaN/Inf at some step (the best step is still the best finite one).</summary>
     public bool Diverged { get; init; }
+    /// <summary>Times this model was re-initialised as stuck (iNALU's recipe; 0 for every other unit).</summary>
+    public int Reinitializations { get; init; }
 
     /// <summary>Models in the population this model trained in (not part of the result).</summary>
     public int Population { get; init; }

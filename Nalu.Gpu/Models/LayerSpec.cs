@@ -24,8 +24,13 @@ public enum UnitKind
     RealNpu,
     /// <summary>Neural multiplicative reciprocal unit (Mistry et al.): an NMU over <c>[x, 1/(x ± ε)]</c>, W ∈ [0, 1].</summary>
     Nmru,
-    /// <summary>iNALU (Schlör et al.): separate path weights, ω = 20 clip, sign retrieval, gate σ(G) per output (unit math only).</summary>
+    /// <summary>iNALU (Schlör et al.): separate path weights, ω = 20 clip, sign retrieval, gate σ(G) per output; its layer recipe in <see cref="LayerSpec.INaluRecipe"/>.</summary>
     INalu,
+    /// <summary>
+    /// Stochastic NMU (Mistry et al.): in training, <c>NMU(x⊙n)/NMU(n)</c> with noise n ~ U[1, 5] per input element; at
+    /// inference the plain NMU. W clamped to [0, 1], optional sparsity regulariser.
+    /// </summary>
+    Snmu,
     /// <summary>A unit written outside the library (<see cref="CustomUnit"/>): make its layers with <see cref="LayerSpec.Custom(CustomUnit, int, int)"/>.</summary>
     Custom,
 }
@@ -97,6 +102,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <summary>An NMRU layer, optionally with the NMU's sparsity regulariser.</summary>
     public static LayerSpec Nmru(int inputs, int outputs, RegularizerSettings regularizer = default) =>
         new(UnitKind.Nmru, inputs, outputs) { Regularizer = regularizer };
+    /// <summary>An sNMU layer (training-time noise, inference the NMU), optionally with the NMU's sparsity regulariser.</summary>
+    public static LayerSpec Snmu(int inputs, int outputs, RegularizerSettings regularizer = default) =>
+        new(UnitKind.Snmu, inputs, outputs) { Regularizer = regularizer };
+    /// <summary>An iNALU layer with (optionally) the layer part of its training recipe.</summary>
+    public static LayerSpec INalu(int inputs, int outputs, INaluRecipe recipe = default) =>
+        new(UnitKind.INalu, inputs, outputs) { INaluRecipe = recipe };
     /// <summary>A dense layer with bias.</summary>
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
@@ -138,6 +149,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public bool InputIndependentGate { get; init; }
 
     /// <summary>
+    /// iNALU only: the layer's part of Schlör et al.'s training recipe (alternating weight/gate updates, saturation
+    /// regulariser); none by default. <see cref="Validate"/> rejects it on any other unit.
+    /// </summary>
+    public INaluRecipe INaluRecipe { get; init; }
+
+    /// <summary>
     /// NPU and RealNPU: the initial relevance gate g of every input (Heim et al.: 0.5). Must lie in [0, 1], the range
     /// the unit clamps g to.
     /// </summary>
@@ -155,7 +172,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
                 UnitKind.Nac or UnitKind.NacMult => [("W_hat", matrix), ("M_hat", matrix)],
                 UnitKind.Nalu when Untied => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", GateShape)],
                 UnitKind.Nalu => [("W_hat", matrix), ("M_hat", matrix), ("G", GateShape)],
-                UnitKind.Nau or UnitKind.Nmu => [("W", matrix)],
+                UnitKind.Nau or UnitKind.Nmu or UnitKind.Snmu => [("W", matrix)],
                 UnitKind.Npu => [("W_re", matrix), ("W_im", matrix), ("g", [Inputs])],
                 UnitKind.RealNpu => [("W_re", matrix), ("g", [Inputs])],
                 UnitKind.Nmru => [("W", [Outputs, 2 * Inputs])],
@@ -190,6 +207,9 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
         if (Untied && Kind != UnitKind.Nalu)
             throw new ArgumentException($"Only NALU layers can be untied; got {Kind}.");
+        if (!INaluRecipe.IsNone && Kind != UnitKind.INalu)
+            throw new ArgumentException($"Only iNALU layers take the iNALU training recipe; got {Kind}.", nameof(INaluRecipe));
+        INaluRecipe.Validate();
         if (InputIndependentGate && Kind != UnitKind.Nalu)
             throw new ArgumentException($"Only NALU layers have the input-independent gate option; got {Kind}.", nameof(InputIndependentGate));
         if (!(NpuInitialGate >= 0f && NpuInitialGate <= 1f))
@@ -206,13 +226,13 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     }
 
     /// <summary>Whether this layer's unit has a regulariser (NAU, NMU and NMRU: sparsity; NPU and RealNPU: L1).</summary>
-    public bool HasRegularizer => Kind is UnitKind.Nau or UnitKind.Nmu or UnitKind.Nmru or UnitKind.Npu or UnitKind.RealNpu;
+    public bool HasRegularizer => Kind is UnitKind.Nau or UnitKind.Nmu or UnitKind.Snmu or UnitKind.Nmru or UnitKind.Npu or UnitKind.RealNpu;
 
     /// <summary>Which regulariser kinds a unit defines: the sparsity shapes for NAU, NMU and NMRU, Heim et al.'s L1 for the NPUs.</summary>
     private static bool SupportsRegularizer(UnitKind unit, RegularizerKind kind) => unit switch
     {
         UnitKind.Npu or UnitKind.RealNpu => kind == RegularizerKind.L1,
-        UnitKind.Nau or UnitKind.Nmu or UnitKind.Nmru => kind is RegularizerKind.SparsityLinear or RegularizerKind.SparsitySquared,
+        UnitKind.Nau or UnitKind.Nmu or UnitKind.Snmu or UnitKind.Nmru => kind is RegularizerKind.SparsityLinear or RegularizerKind.SparsitySquared,
         _ => false,
     };
 
@@ -250,7 +270,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         UnitKind.Npu => new NpuUnit(Inputs, Outputs, Regularizer),
         UnitKind.RealNpu => new RealNpuUnit(Inputs, Outputs, Regularizer),
         UnitKind.Nmru => new NmruUnit(Inputs, Outputs, Regularizer),
-        UnitKind.INalu => new INaluUnit(Inputs, Outputs),
+        UnitKind.INalu => new INaluUnit(Inputs, Outputs, INaluRecipe),
+        UnitKind.Snmu => new SnmuUnit(Inputs, Outputs, Regularizer),
         UnitKind.Custom => CustomUnit!.CreateUnit(Inputs, Outputs),
         _ => Activation switch
         {
@@ -279,14 +300,14 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         }
 
         float xavier = MathF.Sqrt(6f / (Inputs + Outputs));
-        if (Kind is UnitKind.Nau or UnitKind.Nmu)
+        if (Kind is UnitKind.Nau or UnitKind.Nmu or UnitKind.Snmu)
         {
             // NAU: U[−r, r], r = min(0.5, √3·√(2/(I+O))); NMU: U[0.25, 0.75] (Madsen & Johansen).
             float r = MathF.Min(0.5f, MathF.Sqrt(3f) * MathF.Sqrt(2f / (Inputs + Outputs)));
             for (int k = 0; k < block.Length; k++)
             {
                 float u = CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)k);
-                block[k] = Kind == UnitKind.Nau ? (2f * u - 1f) * r : 0.25f + 0.5f * u;
+                block[k] = Kind == UnitKind.Nau ? (2f * u - 1f) * r : 0.25f + 0.5f * u;   // NMU and sNMU alike
             }
 
             return;

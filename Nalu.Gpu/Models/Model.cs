@@ -166,6 +166,8 @@ public sealed class Model : IDisposable
     /// The training-mode forward of the step-level API: runs every model on <paramref name="x"/> like
     /// <see cref="Forward"/> and keeps what the backward needs. Call <see cref="ForwardPass.Backward"/> on the result
     /// with ∂L/∂y to fill the parameter gradients (<see cref="GetGradients()"/>), and ∂L/∂x when asked.
+    /// Units see an inference <see cref="Kernels.Units.SampleContext"/> here (the sNMU is the plain NMU: its training noise is
+    /// drawn by the <see cref="Training.Trainer"/>), and a loss-dependent regulariser sees a loss of 0.
     /// </summary>
     /// <param name="x">Inputs of shape (P, B, I), or (B, I) when P = 1. The pass keeps a reference: keep it alive
     /// (undisposed) until the last <see cref="ForwardPass.Backward"/>.</param>

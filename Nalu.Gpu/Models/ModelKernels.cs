@@ -16,6 +16,9 @@ internal interface IModelKernels
     void ReduceGradients(BatchShape shape, UnitBuffers buffers);
     void FinishGradients(BatchShape shape, UnitBuffers buffers);
     void Constrain(BatchShape shape, UnitBuffers buffers);
+    // The optimizer over the parameters that train at this step (IUnit.Trains).
+    void NormScales(int models, int step, OptimizerSettings settings, OptimizerBuffers buffers);
+    void Update(int models, int step, OptimizerSettings settings, OptimizerBuffers buffers);
     void FusedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource;
     // The same, over model-interleaved buffers (FusedTrainingKernel.InterleavedSteps).
     void InterleavedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource;
@@ -119,6 +122,22 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
         long items = (long)shape.Models * _unit.ElementCount;
         if (items > 0)
             ConstrainKernel(_device.LaunchFor(items), _unit, shape, buffers);
+    }
+
+    public void NormScales(int models, int step, OptimizerSettings settings, OptimizerBuffers buffers) =>
+        _device.Kernel((typeof(TUnit), nameof(OptimizerKernels.UnitNormScales)),
+                a => a.LoadStreamKernel<TUnit, int, int, OptimizerSettings, OptimizerBuffers>(OptimizerKernels.UnitNormScales))
+            (_device.LaunchFor(models), _unit, models, step, settings, buffers);
+
+    public void Update(int models, int step, OptimizerSettings settings, OptimizerBuffers buffers)
+    {
+        long items = (long)models * _unit.ParameterCount;
+        if (items > 0)
+        {
+            _device.Kernel((typeof(TUnit), nameof(OptimizerKernels.UnitUpdate)),
+                    a => a.LoadStreamKernel<TUnit, int, int, OptimizerSettings, OptimizerBuffers>(OptimizerKernels.UnitUpdate))
+                (_device.LaunchFor(items), _unit, models, step, settings, buffers);
+        }
     }
 
     public void FusedSteps<TSource>(TSource source, FusedStepArgs args) where TSource : struct, IDataSource =>
@@ -229,8 +248,8 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
                         gradients[pOff + j] += partials[slice * n + j];
                 }
 
-                FusedTrainingKernel.FinishStep(_unit, a.Optimizer, b.LearningRates[p], step, parameters, gradients, state, pOff);
                 lastLoss = loss / (a.Batch * _unit.Outputs);
+                FusedTrainingKernel.FinishStep(_unit, a.Optimizer, b.LearningRates[p], step, lastLoss, parameters, gradients, state, pOff);
             }
 
             b.Losses[p] = lastLoss;

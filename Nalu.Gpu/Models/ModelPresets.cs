@@ -1,5 +1,6 @@
 using System.Globalization;
 using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Kernels.Units;
 
 namespace Nalu.Gpu.Models;
 
@@ -79,12 +80,30 @@ public sealed record RegularizerOverrides
 public sealed record ModelPreset(string Name, string Description, RegularizerSettings Regularizer,
     Func<int, int, RegularizerSettings, ModelArchitecture> Build)
 {
+    /// <summary>The training-loop part of the paper's recipe (gradient clipping, re-initialisation), or null: the loop's defaults.</summary>
+    public PresetTraining? Training { get; init; }
+
     /// <summary>The regulariser in effect with <paramref name="overrides"/> (none: the preset's).</summary>
     public RegularizerSettings RegularizerWith(RegularizerOverrides? overrides) => overrides?.Apply(Regularizer) ?? Regularizer;
 
     /// <summary>The model <c>inputs → hidden → 1</c>.</summary>
     public ModelArchitecture Create(int inputs, int hidden, RegularizerOverrides? overrides = null) =>
         Build(inputs, hidden, RegularizerWith(overrides));
+}
+
+/// <summary>
+/// The training-loop settings a preset's paper uses, applied by the CLI (train, experiment arithmetic) unless overridden.
+/// </summary>
+/// <param name="ClipValue">Gradient elements clipped to [−c, c] (0: off).</param>
+/// <param name="ReinitializeEvery">Re-initialise a stuck model every this many steps (<see cref="Training.TrainerOptions.ReinitializeEvery"/>; 0: off).</param>
+public sealed record PresetTraining(float ClipValue, int ReinitializeEvery)
+{
+    /// <summary>These settings on <paramref name="options"/>: its optimizer with this clip value (its norm clip kept), and the re-initialisation window.</summary>
+    public Training.TrainerOptions ApplyTo(Training.TrainerOptions options) => options with
+    {
+        Optimizer = options.Optimizer.WithClipping(ClipValue, options.Optimizer.ClipNorm),
+        ReinitializeEvery = ReinitializeEvery,
+    };
 }
 
 /// <summary>
@@ -104,6 +123,21 @@ public static class ModelPresets
     /// </summary>
     public static readonly RegularizerSettings NpuDefault = RegularizerSettings.L1(1e-5f, 1e-7f, 10_000);
 
+    /// <summary>
+    /// iNALU's saturation regulariser starts at this step: the paper's "after epoch 10", with epochs of 1,000 steps (our
+    /// choice: the paper's epoch length does not carry over to generated data).
+    /// </summary>
+    public const int INaluSaturationStart = 10_000;
+
+    /// <summary>iNALU's re-initialisation window in steps (10 loss samples, 1,000 steps apart; the same choice of epoch).</summary>
+    public const int INaluReinitializeEvery = 10_000;
+
+    /// <summary>iNALU's layer recipe as its preset uses it: alternating 8/2 updates, saturation 0.05 from <see cref="INaluSaturationStart"/> while the loss is below 1.</summary>
+    public static readonly INaluRecipe INaluDefault = INaluRecipe.Paper(INaluSaturationStart);
+
+    /// <summary>iNALU's loop recipe: gradients clipped to [−0.1, 0.1], re-initialisation every <see cref="INaluReinitializeEvery"/> steps.</summary>
+    public static readonly PresetTraining INaluTraining = new(0.1f, INaluReinitializeEvery);
+
     /// <summary>Every preset.</summary>
     public static IReadOnlyList<ModelPreset> All { get; } =
     [
@@ -117,8 +151,13 @@ public static class ModelPresets
             (i, h, r) => new ModelArchitecture([LayerSpec.Nau(i, h), LayerSpec.RealNpu(h, 1, r)])),
         new("nau-nmru", "NAU → NMRU (Mistry et al.): the NMU's sparsity regulariser on both layers, λ̂ = 10 ramped from step 1e6 to 2e6", NmuDefault,
             (i, h, r) => new ModelArchitecture([LayerSpec.Nau(i, h, r), LayerSpec.Nmru(h, 1, r)])),
-        new("inalu", "iNALU → iNALU (Schlör et al. 2020), unit math only: no regulariser, and none of its training recipe", RegularizerSettings.None,
-            (i, h, _) => new ModelArchitecture([new LayerSpec(UnitKind.INalu, i, h), new LayerSpec(UnitKind.INalu, h, 1)])),
+        new("inalu", "iNALU → iNALU (Schlör et al. 2020) with its recipe: gradients clipped to ±0.1, alternating 8 weight / 2 gate steps, " +
+                "saturation regulariser 0.05·mean(max(20 − |v|, 0)) from step 1e4 while the loss < 1, stuck models re-initialised every 1e4 steps",
+            RegularizerSettings.None,
+            (i, h, _) => new ModelArchitecture([LayerSpec.INalu(i, h, INaluDefault), LayerSpec.INalu(h, 1, INaluDefault)])) { Training = INaluTraining },
+        new("nau-snmu", "NAU → sNMU (Mistry et al.): the NMU's sparsity regulariser on both layers, λ̂ = 10 ramped from step 1e6 to 2e6; noise U[1, 5] in training only",
+            NmuDefault,
+            (i, h, r) => new ModelArchitecture([LayerSpec.Nau(i, h, r), LayerSpec.Snmu(h, 1, r)])),
     ];
 
     /// <summary>The preset called <paramref name="name"/> (case-insensitive), or null.</summary>
@@ -130,6 +169,25 @@ public static class ModelPresets
     public static ModelArchitecture Create(string name, int inputs, int hidden, RegularizerOverrides? overrides = null) =>
         (Find(name) ?? throw new ArgumentException($"'{name}' is not a preset: use one of {string.Join(", ", All.Select(p => p.Name))}.", nameof(name)))
         .Create(inputs, hidden, overrides);
+
+    /// <summary>
+    /// iNALU's recipe in words, e.g. <c>iNALU recipe: clip 0.1, alternating 8/2, saturation 0.05 from step 10000 while loss &lt; 1, reinit every 10000</c>;
+    /// empty when there is none.
+    /// </summary>
+    public static string DescribeINalu(INaluRecipe layer, PresetTraining? loop)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var parts = new List<string>();
+        if (loop is { ClipValue: > 0 })
+            parts.Add($"clip {loop.ClipValue.ToString("G", inv)}");
+        if (layer.Alternate != 0)
+            parts.Add("alternating 8/2");
+        if (layer.Saturation > 0)
+            parts.Add($"saturation {layer.Saturation.ToString("G", inv)} from step {layer.SaturationStart} while loss < {layer.SaturationLossBelow.ToString("G", inv)}");
+        if (loop is { ReinitializeEvery: > 0 })
+            parts.Add($"reinit every {loop.ReinitializeEvery}");
+        return parts.Count == 0 ? "" : "iNALU recipe: " + string.Join(", ", parts);
+    }
 
     /// <summary>The regulariser and its schedule in words, e.g. <c>sparsity-linear λ̂=10, steps 1000→2000</c>.</summary>
     public static string Describe(RegularizerSettings r)

@@ -239,19 +239,19 @@ public static class UnitChecks
                 for (int k = 0; k < batch; k++)
                 {
                     int row = m * batch + k;
-                    unit.Forward(hp, m * n, hc, m * c, hx, row * inputs, hy, row * outputs, hs, row * s);
+                    unit.Forward(SampleContext.Inference, hp, m * n, hc, m * c, hx, row * inputs, hy, row * outputs, hs, row * s);
                 }
 
                 for (int k = 0; k < batch; k++)
                 {
                     int row = m * batch + k;
-                    unit.Backward(hp, m * n, hc, m * c, hx, row * inputs, hs, row * s, hdy, row * outputs, hg, m * n, true, hdx, row * inputs);
+                    unit.Backward(SampleContext.Inference, hp, m * n, hc, m * c, hx, row * inputs, hs, row * s, hdy, row * outputs, hg, m * n, true, hdx, row * inputs);
                 }
 
                 for (int e = 0; e < unit.ElementCount; e++)
                 {
                     unit.FinishGradient(e, hp, m * n, hg, m * n);
-                    unit.Regularize(e, 0, hp, m * n, hg, m * n);
+                    unit.Regularize(e, 0, 0f, hp, m * n, hg, m * n);
                 }
             }
         }

@@ -84,8 +84,8 @@ public sealed class Optimizer : IDisposable
             LearningRates = _learningRates.View, NormScales = _normScales.View,
         };
         if (_settings.ClipNorm > 0f)
-            common.NormScales(p, n, _settings, buffers);
-        common.Update(p, n, Steps, _settings, buffers);
+            _model.Kernels.NormScales(p, Steps, _settings, buffers);
+        _model.Kernels.Update(p, Steps, _settings, buffers);
         _model.Kernels.Constrain(new BatchShape { Models = p, Batch = 1, Chunks = 1, Step = Steps },
             new UnitBuffers { Parameters = _model.Parameters });
         _model.ParametersChanged();

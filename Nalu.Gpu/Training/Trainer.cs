@@ -33,6 +33,8 @@ public sealed partial class Trainer : IDisposable
     private readonly GroupPlan? _groupPlan;
     private MemoryBuffer1D<float, Stride1D.Dense>? _groupWork;
     private float[]? _nativePartials, _nativeScratch;
+    private readonly List<float[]> _recentLosses = new();
+    private readonly List<Reinitialization> _reinitializations = new();
     private bool _disposed;
 
     /// <summary>Prepares training on the arithmetic task; allocates optimizer state (zeroed) and per-model tables.</summary>
@@ -182,6 +184,72 @@ public sealed partial class Trainer : IDisposable
     /// </summary>
     public BestEvaluation?[] Best { get; }
 
+    /// <summary>
+    /// Every re-initialisation of a stuck model so far (<see cref="TrainerOptions.ReinitializeEvery"/>), in order: which model,
+    /// at which step.
+    /// </summary>
+    public IReadOnlyList<Reinitialization> Reinitializations => _reinitializations;
+
+    /// <summary>The optimizer state (P·N·2: per parameter its two slots, e.g. Adam's m and v), for tests.</summary>
+    internal float[] GetOptimizerState() => _state.GetAsArray1D();
+
+    /// <summary>With re-initialisation on, ends launches at the steps whose loss it samples (so the samples do not depend on the launch size).</summary>
+    private int LimitToLossSample(int chunk)
+    {
+        int every = _options.ReinitializeEvery / TrainerOptions.ReinitializeSamples;
+        return every > 0 ? Math.Min(chunk, every - Step % every) : chunk;
+    }
+
+    /// <summary>
+    /// iNALU's re-initialisation (Schlör et al.): the batch loss is sampled at <see cref="TrainerOptions.ReinitializeSamples"/>
+    /// evenly spaced steps of each window of <see cref="TrainerOptions.ReinitializeEvery"/> steps. At the window's end a model
+    /// whose loss stopped falling — mean of the first half ≤ mean + standard deviation of the second half, and that second
+    /// mean &gt; 1 — gets new parameters from U(−2, 2), keyed by its seed and the step, and zeroed optimizer moments; the other
+    /// models are not touched.
+    /// </summary>
+    private void ReinitializeStuckModels()
+    {
+        int window = _options.ReinitializeEvery;
+        if (window == 0 || Step % (window / TrainerOptions.ReinitializeSamples) != 0)
+            return;
+        _recentLosses.Add(LastLosses.ToArray());
+        if (Step % window != 0)
+            return;
+        // A window that began before this trainer did (fewer samples) is not judged.
+        bool full = _recentLosses.Count == TrainerOptions.ReinitializeSamples;
+        var samples = _recentLosses.ToArray();
+        _recentLosses.Clear();
+        if (!full)
+            return;
+        int n = _model.ParameterCount, half = samples.Length / 2;
+        bool any = false;
+        for (int m = 0; m < _model.Count; m++)
+        {
+            var losses = samples.Select(l => (double)l[m]).ToArray();
+            if (!IsStuck(losses[..half], losses[half..]))
+                continue;
+            var values = new float[n];
+            for (int k = 0; k < n; k++)
+                values[k] = 4f * CounterRng.Uniform((uint)_hostSeeds[m], CounterRng.ReinitStream, (uint)Step, (uint)k) - 2f;
+            _model.SetParameters(values, m);
+            _state.View.SubView(2L * m * n, 2L * n).MemSetToZero();
+            _reinitializations.Add(new Reinitialization(m, Step));
+            any = true;
+        }
+
+        // Back onto the units' feasible sets (e.g. an NAU's [−1, 1]); a clamp leaves the other models' values unchanged.
+        if (any)
+            _model.Kernels.Constrain(new BatchShape { Models = _model.Count, Batch = 1, Chunks = 1, Step = Step }, new UnitBuffers { Parameters = _model.Parameters });
+    }
+
+    /// <summary>Schlör et al.'s test: mean(first) ≤ mean(second) + std(second) (population std) and mean(second) &gt; 1.</summary>
+    internal static bool IsStuck(double[] first, double[] second)
+    {
+        double a = first.Average(), b = second.Average();
+        double std = Math.Sqrt(second.Select(v => (v - b) * (v - b)).Average());
+        return a <= b + std && b > 1;
+    }
+
     /// <summary>The arithmetic task's source of <paramref name="stream"/> over <paramref name="range"/>.</summary>
     private static ArithmeticSource Arithmetic(ArithmeticTask task, uint stream, SampleInterval range) =>
         new(task.Inputs, task.SubsetSize, task.SubsetGap, (int)stream, range.ToDevice());
@@ -210,6 +278,7 @@ public sealed partial class Trainer : IDisposable
                 chunk = Math.Min(chunk, _options.EvaluateEvery - Step % _options.EvaluateEvery);
             if (report > 0)
                 chunk = Math.Min(chunk, report - Step % report);
+            chunk = LimitToLossSample(chunk);
             if (Strategy == TrainingStrategy.Fused)
                 RunFused(chunk);
             else if (Strategy == TrainingStrategy.FusedInterleaved)
@@ -222,6 +291,7 @@ public sealed partial class Trainer : IDisposable
                 RunBatched(chunk);
             Step += chunk;
             ReadLosses();
+            ReinitializeStuckModels();
 
             Evaluation? evaluation = null;
             if (_options.EvaluateEvery > 0 && Step % _options.EvaluateEvery == 0)
@@ -359,8 +429,8 @@ public sealed partial class Trainer : IDisposable
         var b = _batched;
         var common = CommonKernels.For(_device);
         int p = _model.Count, batch = _options.Batch, outputs = _model.Architecture.Outputs;
-        var shape = new BatchShape { Models = p, Batch = batch, Chunks = b.Chunks, NeedInputGradient = 0 };
-        var views = b.Views(_model);
+        var shape = new BatchShape { Models = p, Batch = batch, Chunks = b.Chunks, NeedInputGradient = 0, Training = 1 };
+        var views = b.Views(_model) with { Seeds = _seeds.View, Losses = _losses.View };
         var optimizer = new OptimizerBuffers
         {
             Parameters = _model.Parameters, Gradients = _model.Gradients, State = _state.View,
@@ -378,14 +448,14 @@ public sealed partial class Trainer : IDisposable
             _model.Kernels.PrepareCache(shape, views);
             _model.Kernels.Forward(shape, views);
             common.MseGradient(p, batch * outputs, views.Y, b.Targets.View, views.Dy);
-            if (s == steps - 1)
-                common.MseLoss(p, batch * outputs, views.Y, b.Targets.View, _losses.View);
+            // Every step: a regulariser may depend on the step's loss (FinishGradients reads it).
+            common.MseLoss(p, batch * outputs, views.Y, b.Targets.View, _losses.View);
             _model.Kernels.Backward(shape, views);
             _model.Kernels.ReduceGradients(shape, views);
             _model.Kernels.FinishGradients(shape, views);
             if (_settings.ClipNorm > 0f)
-                common.NormScales(p, _model.ParameterCount, _settings, optimizer);
-            common.Update(p, _model.ParameterCount, step, _settings, optimizer);
+                _model.Kernels.NormScales(p, step, _settings, optimizer);
+            _model.Kernels.Update(p, step, _settings, optimizer);
             _model.Kernels.Constrain(shape, views);
         }
     }

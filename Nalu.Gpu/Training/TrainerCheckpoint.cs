@@ -38,6 +38,8 @@ public sealed partial class Trainer
             Diverged = Diverged.ToArray(),
             Best = Best.ToArray(),
             History = _history.ToArray(),
+            Reinitializations = _reinitializations.ToArray(),
+            RecentLosses = _recentLosses.Select(l => l.ToArray()).ToArray(),
             Data = TrainingData is null ? null : [Record(TrainingData), Record(ValidationData), Record(TestData)],
         };
     }
@@ -87,6 +89,10 @@ public sealed partial class Trainer
             Best[m] = saved.Best[m];
         _history.Clear();
         _history.AddRange(saved.History);
+        _reinitializations.Clear();
+        _reinitializations.AddRange(saved.Reinitializations);
+        _recentLosses.Clear();
+        _recentLosses.AddRange(saved.RecentLosses.Select(l => l.ToArray()));
     }
 
     /// <summary>Every way the checkpoint's run differs from this trainer's, as "what: there X, here Y".</summary>
@@ -147,6 +153,7 @@ public sealed partial class Trainer
         Compare("strategy", o.Strategy, Strategy);
         Compare("evaluate-every", o.EvaluateEvery, _options.EvaluateEvery);
         Compare("evaluation chunks", o.EvaluationChunks, _options.EvaluationChunks);
+        Compare("re-initialisation window", o.ReinitializeEvery, _options.ReinitializeEvery);
         if (o.LearningRates is not null || _options.LearningRates is not null)
         {
             var savedRates = (o.LearningRates ?? Enumerable.Repeat(o.Optimizer.LearningRate, _model.Count)).ToArray();

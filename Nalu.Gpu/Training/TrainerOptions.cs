@@ -93,8 +93,25 @@ public sealed record TrainerOptions
     /// </summary>
     public int? DataSeed { get; init; }
 
+    /// <summary>
+    /// Re-initialise a stuck model every this many steps (0, the default: never): iNALU's recipe (Schlör et al.). The batch
+    /// loss is sampled at <see cref="ReinitializeSamples"/> evenly spaced steps of each window; a model whose loss stopped
+    /// falling and is above 1 gets new parameters from U(−2, 2) and zeroed optimizer moments (<see cref="Trainer.Reinitializations"/>
+    /// logs it). Must be a multiple of <see cref="ReinitializeSamples"/>.
+    /// </summary>
+    public int ReinitializeEvery { get; init; }
+
+    /// <summary>Loss samples per re-initialisation window: the first half is compared with the second.</summary>
+    public const int ReinitializeSamples = 10;
+
     internal void Validate(int models)
     {
+        if (ReinitializeEvery < 0 || ReinitializeEvery % ReinitializeSamples != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReinitializeEvery), ReinitializeEvery,
+                $"The re-initialisation window must be 0 (off) or a positive multiple of {ReinitializeSamples} steps.");
+        }
+
         if (!Enum.IsDefined(Sampling))
             throw new ArgumentOutOfRangeException(nameof(Sampling), Sampling, "Unknown sampling mode.");
         if (Threads is { } threads)
@@ -159,3 +176,8 @@ public sealed record TrainingProgress(int Step, int TotalSteps, float[] Losses, 
 /// <param name="Extrapolation">Test MSE at that step.</param>
 /// <param name="Parameters">The model's parameters at that step (N values).</param>
 public sealed record BestEvaluation(int Step, double Interpolation, double Extrapolation, float[] Parameters);
+
+/// <summary>A re-initialisation of a stuck model (<see cref="TrainerOptions.ReinitializeEvery"/>).</summary>
+/// <param name="Model">Index of the model in the population.</param>
+/// <param name="Step">Steps trained when it was reset (its next step is the first with the new parameters).</param>
+public sealed record Reinitialization(int Model, int Step);

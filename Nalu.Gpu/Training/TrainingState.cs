@@ -32,6 +32,15 @@ public sealed record TrainingState
     /// <summary><see cref="Trainer.History"/> when saved.</summary>
     public required IReadOnlyList<Evaluation> History { get; init; }
 
+    /// <summary><see cref="Trainer.Reinitializations"/> when saved (iNALU's recipe; empty otherwise).</summary>
+    public IReadOnlyList<Reinitialization> Reinitializations { get; init; } = [];
+
+    /// <summary>
+    /// The batch losses sampled so far in the current re-initialisation window (<see cref="TrainerOptions.ReinitializeEvery"/>),
+    /// one array of P per sample: without them a resumed run would judge its first window differently.
+    /// </summary>
+    public IReadOnlyList<float[]> RecentLosses { get; init; } = [];
+
     /// <summary>Fingerprints of the stored training, validation and test sets (null entries: none; null: the arithmetic task).</summary>
     internal IReadOnlyList<DataRecord?>? Data { get; init; }
 
