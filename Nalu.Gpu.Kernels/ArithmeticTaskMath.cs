@@ -2,25 +2,6 @@ using ILGPU;
 
 namespace Nalu.Gpu.Kernels;
 
-/// <summary>The arithmetic operations of the static arithmetic task.</summary>
-public enum ArithmeticOp
-{
-    /// <summary>a + b</summary>
-    Add = 0,
-    /// <summary>a − b</summary>
-    Sub = 1,
-    /// <summary>a × b</summary>
-    Mul = 2,
-    /// <summary>a ÷ b</summary>
-    Div = 3,
-    /// <summary>a²</summary>
-    Square = 4,
-    /// <summary>√a</summary>
-    Sqrt = 5,
-    /// <summary>a (the scalar identity of the NALU paper's first figure; with one input, a = x₀).</summary>
-    Identity = 6,
-}
-
 /// <summary>
 /// Up to two disjoint intervals sampled uniformly by length, e.g. <c>U[-6,-2] ∪ U[2,6]</c>.
 /// A single interval has an empty second one (<c>Low2 == High2</c>).

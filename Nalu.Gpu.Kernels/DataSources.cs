@@ -63,17 +63,6 @@ public struct ArithmeticSource : IDataSource
             seed, op, Inputs, SubsetSize, SubsetGap, Range, (uint)Stream, (uint)step, sample, x, xOffset);
 }
 
-/// <summary>How a stored data set's rows are chosen for step s, sample b (see <see cref="DataSampling"/>).</summary>
-public enum SamplingMode
-{
-    /// <summary>Epochs of a keyed permutation of the rows: every row once per epoch, in a new order each epoch.</summary>
-    Shuffle = 0,
-    /// <summary>Each sample an independent uniform row (with replacement).</summary>
-    WithReplacement = 1,
-    /// <summary>Rows in stored order, wrapping around: position mod N. Evaluation sets read their rows this way.</summary>
-    InOrder = 2,
-}
-
 /// <summary>
 /// A stored data set as a source: X (N × I) and Y (N × O), row-major, read through <typeparamref name="TData"/>
 /// (<see cref="DeviceMemory"/> in kernels, <see cref="HostMemory"/> on the native path). The row of step s, sample b

@@ -1,7 +1,7 @@
 namespace Nalu.Gpu.Kernels;
 
 /// <summary>
-/// Plain double-precision reference of <see cref="Kernels.LossKernels"/>: the mean squared error of each of
+/// Plain double-precision reference of <see cref="Launch.LossKernels"/>: the mean squared error of each of
 /// P models over its B·O outputs, and its gradient. Same method names and argument order as the kernels.
 /// </summary>
 /// <remarks>

@@ -1,16 +1,5 @@
 namespace Nalu.Gpu.Kernels;
 
-/// <summary>Which update rule <see cref="OptimizerSettings"/> describes.</summary>
-public enum OptimizerKind
-{
-    /// <summary>Adam (Kingma &amp; Ba), as torch.optim.Adam.</summary>
-    Adam = 0,
-    /// <summary>SGD with (heavy-ball) momentum, as torch.optim.SGD.</summary>
-    Sgd = 1,
-    /// <summary>RMSProp, as torch.optim.RMSprop (not centred).</summary>
-    RmsProp = 2,
-}
-
 /// <summary>
 /// Hyper-parameters of one optimizer step, passed by value to kernels. Two state slots per parameter:
 /// Adam (m, v), SGD (momentum buffer, unused), RMSProp (square average, unused).

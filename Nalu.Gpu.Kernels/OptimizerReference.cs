@@ -2,7 +2,7 @@ namespace Nalu.Gpu.Kernels;
 
 /// <summary>
 /// Plain double-precision reference of one optimizer step, the executable specification that
-/// <see cref="OptimizerMath"/>, <see cref="Kernels.OptimizerKernels"/> and the fused training step are
+/// <see cref="OptimizerMath"/>, <see cref="Launch.OptimizerKernels"/> and the fused training step are
 /// checked against. Same rules as <c>torch.optim</c> (Adam, SGD with momentum, RMSprop) and the same
 /// clipping as <c>torch.nn.utils.clip_grad_value_</c> followed by <c>clip_grad_norm_</c>.
 /// </summary>

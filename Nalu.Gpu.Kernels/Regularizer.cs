@@ -1,4 +1,4 @@
-namespace Nalu.Gpu.Kernels;
+namespace Nalu.Gpu.Models;
 
 /// <summary>The shape of a unit's weight regulariser.</summary>
 public enum RegularizerKind

@@ -3,7 +3,7 @@ using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
-using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Kernels.Launch;
 using Nalu.Gpu.Kernels.Units;
 using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;

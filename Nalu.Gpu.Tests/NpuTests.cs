@@ -1,6 +1,7 @@
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Kernels.Units;
 using Xunit;
+using Nalu.Gpu.Models;
 
 namespace Nalu.Gpu.Tests;
 

@@ -1,8 +1,9 @@
 using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Kernels;
-using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Kernels.Launch;
 using Xunit;
+using Nalu.Gpu.Training;
 
 namespace Nalu.Gpu.Tests;
 

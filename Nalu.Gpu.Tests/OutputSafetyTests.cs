@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Nalu.Gpu.IO;
 using Xunit;
+using Nalu.Gpu.Tasks;
 
 namespace Nalu.Gpu.Tests;
 
@@ -172,7 +173,7 @@ public sealed class DivergenceTests : IDisposable
         using var device = Nalu.Gpu.Devices.NaluDevice.Create(Nalu.Gpu.Devices.DeviceKind.Cpu);
         var architecture = Nalu.Gpu.Models.ModelArchitecture.Uniform(Nalu.Gpu.Models.UnitKind.Dense, Nalu.Gpu.Models.Activation.Relu, 2, 8, 1);
         using var model = new Nalu.Gpu.Models.Model(device, architecture, [7, 8]);
-        var task = new Nalu.Gpu.Tasks.ArithmeticTask(Nalu.Gpu.Kernels.ArithmeticOp.Mul, inputs: 2);
+        var task = new Nalu.Gpu.Tasks.ArithmeticTask(ArithmeticOp.Mul, inputs: 2);
         using (var trainer = new Nalu.Gpu.Training.Trainer(model, task, new Nalu.Gpu.Training.TrainerOptions
         {
             EvaluateEvery = 0, Optimizer = Nalu.Gpu.Training.OptimizerOptions.Sgd(1e-3f), LearningRates = [1e-3f, 100f],

@@ -1,5 +1,6 @@
 using Nalu.Gpu.Kernels.Units;
 using Xunit;
+using Nalu.Gpu.Models;
 
 namespace Nalu.Gpu.Tests;
 
@@ -110,7 +111,7 @@ public sealed class ReferenceGradientTests
     public void Sparsity_GradientMatchesFiniteDifferencesOfLambdaTimesMeanPenalty(bool squared, int seed)
     {
         // λ̂ = 10 ramped over steps 100→300; at step 250 λ = 7.5.
-        var settings = Nalu.Gpu.Kernels.RegularizerSettings.Sparsity(10f, 100, 300, squared);
+        var settings = RegularizerSettings.Sparsity(10f, 100, 300, squared);
         const int step = 250;
         var rng = new Random(seed);
         // W in [−1, 1] away from the linear shape's kinks at 0 and ±½.
@@ -131,7 +132,7 @@ public sealed class ReferenceGradientTests
     [Fact]
     public void Sparsity_StrengthAtStartMidpointAndEnd()
     {
-        var r = Nalu.Gpu.Kernels.RegularizerSettings.Sparsity(10f, 1000, 3000);
+        var r = RegularizerSettings.Sparsity(10f, 1000, 3000);
         Assert.Equal(0f, r.StrengthAt(0));
         Assert.Equal(0f, r.StrengthAt(999));
         Assert.Equal(0f, r.StrengthAt(1000));   // the ramp starts at 0
@@ -141,7 +142,7 @@ public sealed class ReferenceGradientTests
         foreach (int step in new[] { 0, 999, 1000, 1500, 2000, 2999, 3000, 5000 })
             Assert.Equal(SparsityReference.Strength(10, 1000, 3000, step), r.StrengthAt(step), 5);
         // start = end: a step function at start.
-        var jump = Nalu.Gpu.Kernels.RegularizerSettings.Sparsity(2f, 50, 50);
+        var jump = RegularizerSettings.Sparsity(2f, 50, 50);
         Assert.Equal(0f, jump.StrengthAt(49));
         Assert.Equal(2f, jump.StrengthAt(50));
     }

@@ -42,7 +42,7 @@ public sealed class CudaTrainingReferenceTests(CudaFixture fixture, ITestOutputH
 /// <see cref="Steps"/> steps are built on the host from the task's generator (the same data every path draws) and the
 /// double-precision references only: <see cref="ModelReference"/> forward and backward, <see cref="MseReference"/>'s
 /// gradient <c>2(y − t)/(B·O)</c>, and <see cref="OptimizerReference"/> (clipping and the update). Nothing of
-/// <see cref="Kernels.Kernels.FusedTrainingKernel"/> is used, so a lost factor, a skipped clip or a dropped sample in
+/// <see cref="Kernels.Launch.FusedTrainingKernel"/> is used, so a lost factor, a skipped clip or a dropped sample in
 /// any path shows up as a mismatch.
 /// </summary>
 public abstract class TrainingReferenceTests(DeviceFixture fixture, ITestOutputHelper output)

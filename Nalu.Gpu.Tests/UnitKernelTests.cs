@@ -2,9 +2,10 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using ILGPU;
 using ILGPU.Runtime;
-using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Kernels.Launch;
 using Nalu.Gpu.Kernels.Units;
 using Xunit;
+using Nalu.Gpu.Models;
 
 namespace Nalu.Gpu.Tests;
 
@@ -750,8 +751,8 @@ public abstract class UnitKernelTests
         }
 
         /// <summary>The regulariser of a "+Linear"/"+Squared" case: λ̂ = 3 in full from step 0.</summary>
-        public static Nalu.Gpu.Kernels.RegularizerSettings RegularizerOf(string name) =>
-            Nalu.Gpu.Kernels.RegularizerSettings.Sparsity(3f, 0, 0, squared: name.EndsWith("+Squared", StringComparison.Ordinal));
+        public static RegularizerSettings RegularizerOf(string name) =>
+            RegularizerSettings.Sparsity(3f, 0, 0, squared: name.EndsWith("+Squared", StringComparison.Ordinal));
 
         private static KernelCase Dense<TActivation>(string name, int i, int o, ReferenceActivation activation)
             where TActivation : struct, IActivation =>

@@ -42,7 +42,7 @@ public abstract class RegularizedOptions : CommonOptions
     /// iNALU's recipe as the options ask for it: the layer part and the loop part (clip value <paramref name="clipValue"/> when
     /// given, else the paper's 0.1), or (none, null) for <c>--inalu-recipe none</c>; a bad value is a <see cref="UsageException"/>.
     /// </summary>
-    internal (Nalu.Gpu.Kernels.Units.INaluRecipe Layer, PresetTraining? Loop) INaluRecipeSettings(float? clipValue = null)
+    internal (Nalu.Gpu.Models.INaluRecipe Layer, PresetTraining? Loop) INaluRecipeSettings(float? clipValue = null)
     {
         string recipe = (INaluRecipe ?? "paper").Trim().ToLowerInvariant();
         if (recipe == "none")
@@ -58,7 +58,7 @@ public abstract class RegularizedOptions : CommonOptions
             throw new UsageException($"--saturation-start {SaturationStart} must be >= 0.");
         if (ReinitEvery is { } r && (r < 0 || r % Nalu.Gpu.Training.TrainerOptions.ReinitializeSamples != 0))
             throw new UsageException($"--reinit-every {r} must be 0 (off) or a positive multiple of {Nalu.Gpu.Training.TrainerOptions.ReinitializeSamples}.");
-        var layer = Nalu.Gpu.Kernels.Units.INaluRecipe.Paper(SaturationStart ?? ModelPresets.INaluSaturationStart);
+        var layer = Nalu.Gpu.Models.INaluRecipe.Paper(SaturationStart ?? ModelPresets.INaluSaturationStart);
         return (layer, new PresetTraining(clipValue ?? ModelPresets.INaluTraining.ClipValue, ReinitEvery ?? ModelPresets.INaluTraining.ReinitializeEvery));
     }
 

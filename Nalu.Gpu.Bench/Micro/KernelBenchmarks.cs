@@ -3,7 +3,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
-using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Kernels.Launch;
 using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;
 using Nalu.Gpu.Training;

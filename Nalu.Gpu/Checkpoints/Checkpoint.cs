@@ -85,14 +85,14 @@ public static class Checkpoint
         };
     }
 
-    /// <summary>An iNALU layer's training recipe as stored in the metadata (the fields of <see cref="Kernels.Units.INaluRecipe"/>).</summary>
+    /// <summary>An iNALU layer's training recipe as stored in the metadata (the fields of <see cref="INaluRecipe"/>).</summary>
     public sealed record INaluRecipeRecord(bool Alternate, float Saturation, int SaturationStart, float SaturationLossBelow)
     {
         /// <summary>The record of <paramref name="r"/>.</summary>
-        public static INaluRecipeRecord Of(Kernels.Units.INaluRecipe r) => new(r.Alternate != 0, r.Saturation, r.SaturationStart, r.SaturationLossBelow);
+        public static INaluRecipeRecord Of(INaluRecipe r) => new(r.Alternate != 0, r.Saturation, r.SaturationStart, r.SaturationLossBelow);
 
         /// <summary>Back to the recipe (validated with the layer).</summary>
-        public Kernels.Units.INaluRecipe ToRecipe() => new()
+        public INaluRecipe ToRecipe() => new()
         {
             Alternate = Alternate ? 1 : 0, Saturation = Saturation, SaturationStart = SaturationStart, SaturationLossBelow = SaturationLossBelow,
         };

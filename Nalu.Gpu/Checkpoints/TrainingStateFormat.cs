@@ -3,6 +3,8 @@ using System.Text.Json.Serialization;
 using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;
 using Nalu.Gpu.Training;
+using Nalu.Gpu.Tasks;
+using Nalu.Gpu.Data;
 
 namespace Nalu.Gpu.Checkpoints;
 

@@ -33,7 +33,7 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
     public bool INaluRecipeOverridden { get; init; }
 
     /// <summary>The iNALU layers' recipe when <see cref="INaluRecipeOverridden"/>.</summary>
-    public Nalu.Gpu.Kernels.Units.INaluRecipe INaluRecipe { get; init; }
+    public INaluRecipe INaluRecipe { get; init; }
 
     /// <summary>The loop's part of the recipe when <see cref="INaluRecipeOverridden"/> (null: none).</summary>
     public PresetTraining? INaluTraining { get; init; }
@@ -42,7 +42,7 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
     public PresetTraining? LoopTraining => INaluRecipeOverridden ? INaluTraining : Preset?.Training;
 
     /// <summary>This unit with iNALU's recipe replaced (units without iNALU layers are unchanged).</summary>
-    public ArithmeticUnit WithINaluRecipe(Nalu.Gpu.Kernels.Units.INaluRecipe layer, PresetTraining? loop) =>
+    public ArithmeticUnit WithINaluRecipe(INaluRecipe layer, PresetTraining? loop) =>
         Preset?.Name != "inalu" ? this : this with { INaluRecipeOverridden = true, INaluRecipe = layer, INaluTraining = loop };
 
     /// <summary>This unit with regulariser <paramref name="overrides"/> (units without a preset are unchanged).</summary>

@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Devices;
-using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Kernels.Launch;
 
 namespace Nalu.Gpu.Models;
 

@@ -2,7 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
-using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Kernels.Launch;
 using Nalu.Gpu.Kernels.Units;
 
 namespace Nalu.Gpu.Models;

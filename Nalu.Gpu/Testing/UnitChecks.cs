@@ -9,7 +9,7 @@ using ILGPU.Runtime.Cuda;
 using ILGPU.Runtime.OpenCL;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
-using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Kernels.Launch;
 using Nalu.Gpu.Kernels.Units;
 using Nalu.Gpu.Models;
 

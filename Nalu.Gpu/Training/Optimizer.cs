@@ -1,7 +1,7 @@
 using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Kernels;
-using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Kernels.Launch;
 using Nalu.Gpu.Models;
 
 namespace Nalu.Gpu.Training;

@@ -4,7 +4,7 @@ using ILGPU.Runtime;
 using Nalu.Gpu.Data;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Kernels;
-using Nalu.Gpu.Kernels.Kernels;
+using Nalu.Gpu.Kernels.Launch;
 using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;
 

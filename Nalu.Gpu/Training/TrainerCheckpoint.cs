@@ -3,6 +3,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Checkpoints;
 using Nalu.Gpu.Data;
+using Nalu.Gpu.Tasks;
 
 namespace Nalu.Gpu.Training;
 
@@ -166,7 +167,7 @@ public sealed partial class Trainer
             if (o.Ops is not null || _options.Ops is not null)
             {
                 var savedOps = (o.Ops ?? Enumerable.Repeat(contents.Task.Op, _model.Count)).ToArray();
-                CompareList("ops", savedOps, _hostOps.Select(op => (Kernels.ArithmeticOp)op).ToArray());
+                CompareList("ops", savedOps, _hostOps.Select(op => (ArithmeticOp)op).ToArray());
             }
         }
         else
@@ -181,7 +182,7 @@ public sealed partial class Trainer
     private static string Text<T>(T value) => value switch
     {
         float f => f.ToString(CultureInfo.InvariantCulture),
-        Kernels.ArithmeticOp op => op.ToString().ToLowerInvariant(),
+        ArithmeticOp op => op.ToString().ToLowerInvariant(),
         _ => value?.ToString() ?? "",
     };
 

@@ -1,4 +1,6 @@
 using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Tasks;
+using Nalu.Gpu.Data;
 
 namespace Nalu.Gpu.Training;
 

@@ -6,7 +6,6 @@ using System.Diagnostics;
 using Nalu.Gpu.Checkpoints;
 using Nalu.Gpu.Devices;
 using Nalu.Gpu.Experiments;
-using Nalu.Gpu.Kernels;
 using Nalu.Gpu.Models;
 using Nalu.Gpu.Tasks;
 using Nalu.Gpu.Training;

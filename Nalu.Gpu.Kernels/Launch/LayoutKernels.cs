@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace Nalu.Gpu.Kernels.Kernels;
+namespace Nalu.Gpu.Kernels.Launch;
 
 /// <summary>
 /// Transposes between the row-major per-model layout (element j of model p at <c>p·E + j</c>, what models, checkpoints

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using ILGPU;
 using Nalu.Gpu.Kernels.Units;
 
-namespace Nalu.Gpu.Kernels.Kernels;
+namespace Nalu.Gpu.Kernels.Launch;
 
 /// <summary>Everything one fused launch needs: several whole training steps for P models.</summary>
 public struct FusedStepArgs

@@ -2,7 +2,7 @@ using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Kernels.Units;
 
-namespace Nalu.Gpu.Kernels.Kernels;
+namespace Nalu.Gpu.Kernels.Launch;
 
 /// <summary>Shapes of a batched launch over a population of P models that share one architecture.</summary>
 public struct BatchShape

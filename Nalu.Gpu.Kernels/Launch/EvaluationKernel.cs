@@ -1,7 +1,7 @@
 using ILGPU;
 using Nalu.Gpu.Kernels.Units;
 
-namespace Nalu.Gpu.Kernels.Kernels;
+namespace Nalu.Gpu.Kernels.Launch;
 
 /// <summary>Inputs of an evaluation launch: a fixed data set per model, from a source (generated or stored) read at step 0.</summary>
 public struct EvaluationArgs

@@ -1,7 +1,7 @@
 using ILGPU;
 using Nalu.Gpu.Kernels.Units;
 
-namespace Nalu.Gpu.Kernels.Kernels;
+namespace Nalu.Gpu.Kernels.Launch;
 
 /// <summary>Where the group kernel keeps each group's work area (slice partials and per-thread sample scratch).</summary>
 public struct GroupLayout

@@ -1,7 +1,7 @@
 using ILGPU;
 using Nalu.Gpu.Kernels.Units;
 
-namespace Nalu.Gpu.Kernels.Kernels;
+namespace Nalu.Gpu.Kernels.Launch;
 
 /// <summary>Optimizer buffers for P models of N parameters each.</summary>
 public struct OptimizerBuffers

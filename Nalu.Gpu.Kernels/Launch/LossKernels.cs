@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace Nalu.Gpu.Kernels.Kernels;
+namespace Nalu.Gpu.Kernels.Launch;
 
 /// <summary>Mean squared error over each model's B·O outputs.</summary>
 public static class LossKernels

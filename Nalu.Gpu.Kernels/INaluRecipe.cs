@@ -1,8 +1,8 @@
-namespace Nalu.Gpu.Kernels.Units;
+namespace Nalu.Gpu.Models;
 
 /// <summary>
 /// The parts of iNALU's training recipe (Schlör et al. 2020) that belong to a layer, carried by value inside
-/// <see cref="INaluUnit"/> so every path (fused, batched, native) applies them with no per-layer tables:
+/// <see cref="Nalu.Gpu.Kernels.Units.INaluUnit"/> so every path (fused, batched, native) applies them with no per-layer tables:
 /// alternating weight/gate updates and the saturation regulariser. (Gradient clipping and the re-initialisation of a
 /// stuck model are properties of the training loop: <c>OptimizerOptions.ClipValue</c> and <c>TrainerOptions.ReinitializeEvery</c>.)
 /// </summary>
@@ -11,7 +11,7 @@ namespace Nalu.Gpu.Kernels.Units;
 /// <see cref="WeightSteps"/> update only the weights (Ŵa, M̂a, Ŵm, M̂m) and the rest only the gate G, by 0-based step:
 /// weights when <c>step mod 10 &lt; 8</c>. The group not trained keeps its values and its optimizer moments (the original
 /// code applies the optimizer to a variable subset).</para>
-/// <para><b>Saturation regulariser</b>: <c>R = Saturation · mean(max(ω − |v|, 0))</c> with ω = <see cref="INaluUnit.MaxExponent"/>
+/// <para><b>Saturation regulariser</b>: <c>R = Saturation · mean(max(ω − |v|, 0))</c> with ω = <see cref="Nalu.Gpu.Kernels.Units.INaluUnit.MaxExponent"/>
 /// (20), one mean over all 4·O·I + O parameters of the layer (Ŵ, M̂ of both paths and G); it pushes them away from 0,
 /// toward saturated tanh and σ. Applied at steps ≥ <see cref="SaturationStart"/> (the paper: after epoch 10) and only while
 /// the step's batch MSE is below <see cref="SaturationLossBelow"/> (the paper: 1). Its gradient is

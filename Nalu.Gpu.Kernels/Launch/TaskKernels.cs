@@ -1,6 +1,6 @@
 using ILGPU;
 
-namespace Nalu.Gpu.Kernels.Kernels;
+namespace Nalu.Gpu.Kernels.Launch;
 
 /// <summary>Data on the device for the step-by-step (batched) path: any <see cref="IDataSource"/>, drawn into batch buffers.</summary>
 public static class TaskKernels
