@@ -423,7 +423,7 @@ internal static class ExperimentArithmeticCommand
         if (quiet)
         {
             ArithmeticExperiment.Run(device, settings, pending, onRecords, onPopulationDone: onPopulationDone,
-                cancellation: cancellation, checkpoints: checkpoints);
+                cancellationToken: cancellation, checkpoints: checkpoints);
             return;
         }
 

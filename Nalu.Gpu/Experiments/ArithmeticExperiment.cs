@@ -540,7 +540,7 @@ public static class ArithmeticExperiment
     /// </summary>
     public static void Run(NaluDevice device, ArithmeticSettings settings, IReadOnlyList<GridItem> items,
         Action<IReadOnlyList<ModelRecord>> onRecords, Action<Progress>? onProgress = null, Action<int>? onPopulationDone = null,
-        CancellationToken cancellation = default, PopulationCheckpoints? checkpoints = null)
+        CancellationToken cancellationToken = default, PopulationCheckpoints? checkpoints = null)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(settings);
@@ -550,8 +550,8 @@ public static class ArithmeticExperiment
         var thresholds = new Dictionary<(ArithmeticOp, RangePair), double>();
         for (int p = 0; p < populations.Length; p++)
         {
-            cancellation.ThrowIfCancellationRequested();
-            RunPopulation(device, settings, populations[p], p, populations.Length, thresholds, onRecords, onProgress, cancellation, checkpoints);
+            cancellationToken.ThrowIfCancellationRequested();
+            RunPopulation(device, settings, populations[p], p, populations.Length, thresholds, onRecords, onProgress, cancellationToken, checkpoints);
             onPopulationDone?.Invoke(p);
         }
     }
@@ -623,7 +623,7 @@ public static class ArithmeticExperiment
 
     private static void RunPopulation(NaluDevice device, ArithmeticSettings s, GridItem[] items, int index, int count,
         Dictionary<(ArithmeticOp, RangePair), double> thresholdCache, Action<IReadOnlyList<ModelRecord>> onRecords, Action<Progress>? onProgress,
-        CancellationToken cancellation, PopulationCheckpoints? checkpoints)
+        CancellationToken cancellationToken, PopulationCheckpoints? checkpoints)
     {
         var clock = Stopwatch.StartNew();
         var unit = items[0].Unit;
@@ -668,7 +668,7 @@ public static class ArithmeticExperiment
                 if (p.Evaluation is { } e)
                     Check(e);
                 onProgress?.Invoke(new Progress(index, count, label, p.Step, s.Steps, solved, items.Length));
-            }, cancellation);
+            }, cancellationToken);
             if (every > 0 && trainer.Step < s.Steps)
             {
                 Directory.CreateDirectory(checkpoints!.Folder);

@@ -140,9 +140,9 @@ public static class FailureExperiment
     /// <param name="settings">What to run.</param>
     /// <param name="onProgress">Called between launches with (architecture index, steps done, steps in all).</param>
     /// <param name="onModel">Called when an architecture is done.</param>
-    /// <param name="cancellation">Stops between launches.</param>
+    /// <param name="cancellationToken">Stops between launches.</param>
     public static FailureResult Run(NaluDevice device, FailureSettings settings,
-        Action<int, int, int>? onProgress = null, Action<int, FailureModel>? onModel = null, CancellationToken cancellation = default)
+        Action<int, int, int>? onProgress = null, Action<int, FailureModel>? onModel = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(settings);
@@ -170,7 +170,7 @@ public static class FailureExperiment
             strategy = trainer.Strategy.ToString();
             var trainClock = Stopwatch.StartNew();
             int index = a;
-            trainer.Train(settings.Steps, p => onProgress?.Invoke(index, p.Step, p.TotalSteps), cancellation);
+            trainer.Train(settings.Steps, p => onProgress?.Invoke(index, p.Step, p.TotalSteps), cancellationToken);
             trainClock.Stop();
             var result = Evaluate(model, trainer, name, architecture.ShortName, grid, settings, trainClock.Elapsed.TotalSeconds);
             models.Add(result);
