@@ -14,13 +14,16 @@ public sealed class TrainingStrategiesTests
     [InlineData(DeviceKind.Native, 100_000, TooBig, TrainingStrategy.Native)]
     [InlineData(DeviceKind.Cpu, 1, Fits, TrainingStrategy.Fused)]
     [InlineData(DeviceKind.Cpu, 8192, TooBig, TrainingStrategy.Fused)]
-    [InlineData(DeviceKind.Cuda, 1, Fits, TrainingStrategy.Group)]
+    [InlineData(DeviceKind.Cuda, 1, Fits, TrainingStrategy.Batched)]
+    [InlineData(DeviceKind.Cuda, TrainingStrategies.GroupMinModels - 1, Fits, TrainingStrategy.Batched)]
+    [InlineData(DeviceKind.Cuda, TrainingStrategies.GroupMinModels, Fits, TrainingStrategy.Group)]
     [InlineData(DeviceKind.Cuda, 8192, Fits, TrainingStrategy.Group)]
     [InlineData(DeviceKind.Cuda, 8192, Limit, TrainingStrategy.Group)]
     [InlineData(DeviceKind.Cuda, 1, TooBig, TrainingStrategy.Batched)]
     [InlineData(DeviceKind.Cuda, TrainingStrategies.InterleavedMinModels - 1, TooBig, TrainingStrategy.Batched)]
     [InlineData(DeviceKind.Cuda, TrainingStrategies.InterleavedMinModels, TooBig, TrainingStrategy.FusedInterleaved)]
-    [InlineData(DeviceKind.OpenCL, 64, Fits, TrainingStrategy.Group)]
+    [InlineData(DeviceKind.OpenCL, 64, Fits, TrainingStrategy.Batched)]
+    [InlineData(DeviceKind.OpenCL, 1024, Fits, TrainingStrategy.Group)]
     [InlineData(DeviceKind.OpenCL, 100_000, TooBig, TrainingStrategy.FusedInterleaved)]
     public void TheRuleOfTheReadme(DeviceKind kind, int models, long groupBytes, TrainingStrategy expected) =>
         Assert.Equal(expected, TrainingStrategies.Choose(kind, models, 128, groupBytes, Limit));

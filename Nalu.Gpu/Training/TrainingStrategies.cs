@@ -17,11 +17,18 @@ public static class TrainingStrategies
     public const int InterleavedMinModels = 16_384;
 
     /// <summary>
+    /// Populations at least this large use <see cref="TrainingStrategy.Group"/> on a GPU when the unit fits: the group
+    /// kernel keeps the other paths' 16-sample slice order, so a model's step runs 16 samples per thread in sequence
+    /// (≈ 270 µs on an H100 by docs/performance.md), and below a few hundred models the batched layout's launches are
+    /// predicted to be faster.
+    /// </summary>
+    public const int GroupMinModels = 512;
+
+    /// <summary>
     /// The layout <see cref="TrainingStrategy.Auto"/> resolves to. Native devices train natively; ILGPU's CPU accelerator
-    /// runs the fused kernel (one launch per many steps; its launches cost 0.1–0.5 ms). On a GPU, group-per-model whenever
-    /// the unit fits a group's shared memory (it fills the GPU from P ≈ 2,000 and is the fastest layout of the model at
-    /// every P); otherwise the interleaved thread-per-model kernel for populations of <see cref="InterleavedMinModels"/> or
-    /// more, the batched layout below that.
+    /// runs the fused kernel (one launch per many steps; its launches cost 0.1–0.5 ms). On a GPU, group-per-model from
+    /// <see cref="GroupMinModels"/> models whenever the unit fits a group's shared memory; otherwise the interleaved
+    /// thread-per-model kernel for populations of <see cref="InterleavedMinModels"/> or more, the batched layout below that.
     /// </summary>
     /// <param name="kind">The device's kind (not <see cref="DeviceKind.Auto"/>: a device is already open).</param>
     /// <param name="models">P.</param>
@@ -38,7 +45,7 @@ public static class TrainingStrategies
         {
             DeviceKind.Native => TrainingStrategy.Native,
             DeviceKind.Cpu => TrainingStrategy.Fused,
-            DeviceKind.Cuda or DeviceKind.OpenCL when groupSharedBytes <= sharedMemoryPerGroup => TrainingStrategy.Group,
+            DeviceKind.Cuda or DeviceKind.OpenCL when models >= GroupMinModels && groupSharedBytes <= sharedMemoryPerGroup => TrainingStrategy.Group,
             DeviceKind.Cuda or DeviceKind.OpenCL when models >= InterleavedMinModels => TrainingStrategy.FusedInterleaved,
             DeviceKind.Cuda or DeviceKind.OpenCL => TrainingStrategy.Batched,
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Choose a strategy for an opened device's kind, not Auto."),
