@@ -106,6 +106,24 @@ public sealed class CsvMatrixTests : IDisposable
         Assert.Equal(m.ColumnNames, back.ColumnNames);
     }
 
+    /// <summary>
+    /// An unnamed matrix (from a .npy file, or built without names) has the names "0", "1", …, which read back as a data row;
+    /// it is written with the header c0, c1, … so the rows survive the round trip (a newcomer's walkthrough found 2 rows
+    /// coming back as 3).
+    /// </summary>
+    [Fact]
+    public void UnnamedMatrixRoundTripsWithItsRows()
+    {
+        var m = new FloatMatrix([3f, 4f, 5f, 6f], 2, 2);
+        string path = Path.Combine(_dir, "unnamed.csv");
+        CsvMatrix.Write(path, m);
+        FloatMatrix back = CsvMatrix.Read(path);
+        Assert.Equal(2, back.Rows);
+        Assert.Equal(m.Values, back.Values);
+        Assert.Equal(["c0", "c1"], back.ColumnNames);
+        Assert.StartsWith("c0,c1\n", File.ReadAllText(path));
+    }
+
     public static TheoryData<string, string[]?, int?, int?, string> Malformed => new()
     {
         // text, selection (null: all), line, column, message fragment

@@ -365,6 +365,26 @@ public sealed class ExperimentArithmeticTests(CpuFixture cpu, ITestOutputHelper 
         Assert.Contains("regularizer", stderr);
     }
 
+    /// <summary>
+    /// Fewer steps than the evaluation interval: the step-0 evaluation is recorded (the untrained model is the first
+    /// candidate for the best step) and the final step is evaluated, so every model gets a record. It used to stop with an
+    /// index error, because step 0 was evaluated without being recorded.
+    /// </summary>
+    [Fact]
+    public void StepsBelowTheEvaluationInterval_StillScoreEveryModel()
+    {
+        var settings = new ArithmeticSettings
+        {
+            Units = [ArithmeticUnit.Parse("nac")], Ops = [ArithmeticOp.Add], Seeds = 2, Steps = 30, EvalEvery = 100,
+            EvalSamples = 200, ThresholdSamples = 10_000, Inputs = 10, SubsetSize = 3, SubsetGap = 3,
+        };
+        var records = new List<ModelRecord>();
+        ArithmeticExperiment.Run(cpu.Device, settings, ArithmeticExperiment.Grid(settings), records.AddRange);
+        Assert.Equal(2, records.Count);
+        Assert.All(records, r => Assert.True(r.BestStep is 0 or 30, $"best step {r.BestStep}"));
+        Assert.All(records, r => Assert.True(double.IsFinite(r.ExtrapolationMse), $"extrapolation MSE {r.ExtrapolationMse}"));
+    }
+
     [Fact]
     public void Merge_OfAMissingFile_Fails()
     {

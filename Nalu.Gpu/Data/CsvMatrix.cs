@@ -94,14 +94,17 @@ public static class CsvMatrix
 
     /// <summary>
     /// Writes <paramref name="matrix"/> as a CSV with a header of its column names (quoted when needed) and every value in
-    /// round-trip form, through <see cref="IO.SafeFile"/> (atomic for a regular file).
+    /// round-trip form, through <see cref="IO.SafeFile"/> (atomic for a regular file). A name that <see cref="Read"/> would
+    /// not take for a header cell (a number, or no letter: the default names of an unnamed matrix, "0", "1", …) is written
+    /// as <c>c</c> followed by the column's index, so the file reads back with the same rows.
     /// </summary>
     public static void Write(string path, FloatMatrix matrix)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(matrix);
         var text = new StringBuilder();
-        text.AppendJoin(',', matrix.ColumnNames.Select(Quote)).Append('\n');
+        var names = matrix.ColumnNames.Select((name, c) => IsHeader([name]) ? name : $"c{c}");
+        text.AppendJoin(',', names.Select(Quote)).Append('\n');
         for (int r = 0; r < matrix.Rows; r++)
         {
             for (int c = 0; c < matrix.Columns; c++)

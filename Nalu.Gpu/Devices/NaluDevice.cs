@@ -69,7 +69,7 @@ public sealed class NaluDevice : IDisposable
 
     /// <summary>The device's name as ILGPU reports it.</summary>
     public string Name => Kind == DeviceKind.Native
-        ? $"native C# on {Environment.ProcessorCount} cores (+ {_accelerator.Name} for evaluation)"
+        ? $"native C# on {Environment.ProcessorCount} cores"
         : _accelerator.Name;
 
     /// <summary>Short label for tables: <c>cpu</c>, <c>native</c>, or <c>cuda: NVIDIA H100 …</c>.</summary>

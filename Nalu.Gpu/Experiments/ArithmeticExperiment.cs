@@ -653,7 +653,7 @@ public static class ArithmeticExperiment
         }
 
         // Step 0: the untrained models (their test MSE is recorded) are the first candidates for the best step.
-        var untrained = trainer.Evaluate();
+        var untrained = trainer.Evaluate(record: true);
         Check(untrained);
         string? path = checkpoints?.PathOf(unit, range, s.ShardIndex, s.ShardCount);
         if (path is not null && File.Exists(path))
@@ -678,7 +678,7 @@ public static class ArithmeticExperiment
         }
 
         if (trainer.History[^1].Step != trainer.Step)
-            Check(trainer.Evaluate());
+            Check(trainer.Evaluate(record: true));
         clock.Stop();
 
         var records = new ModelRecord[items.Length];
