@@ -12,7 +12,8 @@ namespace Nalu.Gpu.Bench.Cli;
 public abstract class ModelOptions : RegularizedOptions
 {
     [Option("unit", Default = "nalu", HelpText = "Unit of every layer: nac, nac-mult, nalu, nalu-untied, nalu-gate (input-independent gate σ(G), G per output), nau, nmu, snmu (noisy NMU in training), npu, realnpu, nmru, inalu (with iNALU's recipe, see --inalu-recipe), mlp (dense layers, --activation between them, linear output); " +
-        "or a two-layer preset with one --hidden width: nau-nmu (NAU then NMU). nau, nmu and nau-nmu carry the paper's sparsity regulariser (see --regularizer).")]
+        "or a two-layer preset with one --hidden width: nau-nmu (NAU then NMU), nau-npu, nau-realnpu, nau-nmru, nau-snmu (the presets nau and inalu are the unit names above: every layer that unit). " +
+        "nau, nmu, snmu and the nau-... presets carry their paper's regulariser (see --regularizer).")]
     public string Unit { get; set; } = "nalu";
 
     [Option("activation", Default = "relu", HelpText = "Hidden activation of mlp: linear, relu, relu6, tanh, sigmoid, elu, selu, softplus, leaky-relu, prelu (learned slope), softsign, hardtanh.")]

@@ -9,7 +9,7 @@ using Spectre.Console;
 
 namespace Nalu.Gpu.Bench.Cli;
 
-[Verb("train", HelpText = "Train on the static arithmetic task and report interpolation and extrapolation MSE.")]
+[Verb("train", HelpText = "Train on the static arithmetic task, or with --data on your own CSV or .npy rows, and report interpolation (or validation) and extrapolation (or test) MSE.")]
 public sealed class TrainOptions : ModelOptions
 {
     [Option("steps", Default = 10000, HelpText = "Optimizer steps. The reported train loss is the last step's batch MSE, without the regulariser.")]
