@@ -1,4 +1,5 @@
 using Nalu.Gpu.Kernels.Units;
+using Nalu.Gpu.Models;
 using Xunit;
 
 namespace Nalu.Gpu.Tests;
@@ -40,5 +41,31 @@ public sealed class INaluTests
         var (gp, _) = INaluReference.Backward(p, [1e6, 1e6], [1.0], 1, 2, 1);
         Assert.Equal(0, gp[4]);
         Assert.Equal(0, gp[6]);
+    }
+
+    /// <summary>
+    /// Schlör et al.'s initialisation: Ŵ ~ N(1, 0.1), M̂ ~ N(−1, 0.1) on both paths, G ~ N(0, 0.1). Over 4·2,000 + 20 values the
+    /// sample means are within 0.01 and the standard deviations within 0.01 of the paper's (about 5 standard errors).
+    /// </summary>
+    [Fact]
+    public void InitialisationFollowsThePaper()
+    {
+        const int inputs = 100, outputs = 20, matrix = inputs * outputs;
+        var architecture = new ModelArchitecture([LayerSpec.INalu(inputs, outputs)]);
+        var values = architecture.Initialize(5);
+        Assert.Equal(4 * matrix + outputs, values.Length);
+        float[] means = [1f, -1f, 1f, -1f];
+        for (int part = 0; part < 4; part++)
+        {
+            var block = values.AsSpan(part * matrix, matrix).ToArray().Select(v => (double)v).ToArray();
+            double mean = block.Average(), std = Math.Sqrt(block.Select(v => (v - mean) * (v - mean)).Average());
+            Assert.InRange(mean, means[part] - 0.01, means[part] + 0.01);
+            Assert.InRange(std, 0.09, 0.11);
+        }
+
+        var gate = values.AsSpan(4 * matrix).ToArray();
+        Assert.All(gate, g => Assert.InRange(g, -0.6f, 0.6f));
+        Assert.Equal(values, architecture.Initialize(5));
+        Assert.NotEqual(values, architecture.Initialize(6));
     }
 }

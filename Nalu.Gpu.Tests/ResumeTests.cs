@@ -88,7 +88,7 @@ public abstract class ResumeTests(DeviceFixture fixture) : IDisposable
     private static TrainerOptions Options(string scenario, TrainingStrategy strategy) => scenario == "inalu"
         ? BaseOptions(scenario, strategy) with
         {
-            Optimizer = OptimizerOptions.Adam(1e-2f).WithClipping(0.1f, 0f),
+            Optimizer = OptimizerOptions.Adam(1e-3f).WithClipping(0.1f, 0f),
             ReinitializeEvery = 400,
         }
         : BaseOptions(scenario, strategy);

@@ -73,6 +73,7 @@ public enum Activation
 /// at 0.25 (PyTorch's default) and its weights are initialised as for the ReLU family. NAU (Madsen &amp; Johansen):
 /// <c>U[−r, r]</c> with <c>r = min(0.5, √3·√(2/(I+O)))</c>; NMU: <c>U[0.25, 0.75]</c>. NPU and RealNPU (Heim et al.):
 /// W_re Xavier-uniform, W_im = 0, every gate g = <see cref="NpuInitialGate"/> (0.5). NMRU: W ~ U[0.25, 0.75], the NMU's.
+/// iNALU (Schlör et al.): Ŵ ~ N(1, 0.1) and M̂ ~ N(−1, 0.1) on both paths, G ~ N(0, 0.1).
 /// </remarks>
 /// <param name="Kind">Unit type.</param>
 /// <param name="Inputs">Input width I ≥ 1.</param>
@@ -159,6 +160,9 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// the unit clamps g to.
     /// </summary>
     public float NpuInitialGate { get; init; } = 0.5f;
+
+    /// <summary>The standard deviation of iNALU's normal initialisation (Schlör et al.: 0.1).</summary>
+    public const float INaluInitialStd = 0.1f;
 
     /// <summary>The named tensors of this layer's parameter block, in layout order.</summary>
     public IReadOnlyList<(string Name, int[] Shape)> Tensors
@@ -308,6 +312,23 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             {
                 float u = CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)k);
                 block[k] = Kind == UnitKind.Nau ? (2f * u - 1f) * r : 0.25f + 0.5f * u;   // NMU and sNMU alike
+            }
+
+            return;
+        }
+
+        if (Kind == UnitKind.INalu)
+        {
+            // Schlör et al.'s initialisation: Ŵ ~ N(1, 0.1) and M̂ ~ N(−1, 0.1) on both paths, G ~ N(0, 0.1), so every
+            // weight tanh(Ŵ)·σ(M̂) starts small but away from the saturated ends. Box–Muller over two counter-RNG draws.
+            int matrix = Inputs * Outputs;
+            for (int k = 0; k < block.Length; k++)
+            {
+                int part = k < 4 * matrix ? k / matrix : 4;   // Ŵ add, M̂ add, Ŵ mul, M̂ mul, then G
+                float mean = part is 0 or 2 ? 1f : part is 1 or 3 ? -1f : 0f;
+                float u1 = 1f - CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)(2 * k));
+                float u2 = CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)(2 * k + 1));
+                block[k] = mean + INaluInitialStd * MathF.Sqrt(-2f * MathF.Log(u1)) * MathF.Cos(2f * MathF.PI * u2);
             }
 
             return;
