@@ -123,9 +123,9 @@ public sealed partial class Trainer : IDisposable
         _device.EnsureFits(4.0 * p * (2.0 * n + model.Kernels.ScratchPerModel) + batchedBytes + interleavedBytes
             + 4.0 * (_groupPlan?.GlobalWorkFloats ?? 0),
             $"Training {p} model(s) with batch {_options.Batch} ({Strategy})");
-        _seeds = accelerator.Allocate1D(model.Seeds.ToArray());
-        _ops = accelerator.Allocate1D(ops.Select(o => (int)o).ToArray());
-        _learningRates = accelerator.Allocate1D((_options.LearningRates ?? Enumerable.Repeat(_settings.LearningRate, p)).ToArray());
+        _seeds = accelerator.Allocate1D(_hostSeeds);
+        _ops = accelerator.Allocate1D(_hostOps);
+        _learningRates = accelerator.Allocate1D(_hostLearningRates);
         _state = accelerator.Allocate1D<float>(2L * p * n);
         _state.MemSetToZero();
         _losses = accelerator.Allocate1D<float>(p);
