@@ -172,17 +172,16 @@ public readonly unsafe struct HostMemory : IFloatMemory
     /// <inheritdoc />
     public void StoreLogAbs<TOther>(int offset, TOther x, int xOffset, int count) where TOther : struct, IFloatMemory
     {
-        // Vector256.Log may differ from MathF.Log in the last bit; the native path already differs from the
-        // kernels in summation order, and both stay within the tolerances the tests check.
+        // Vector256.Log is within 2 ulp of the correctly rounded log, MathF.Log within 1 (HostVectorMathTests); the native
+        // path already differs from the kernels in summation order, and both stay within the tolerances the tests check.
         float* src = Pointer(x);
         float* dst = _data + offset;
         int i = 0;
         if (src is not null && Vector256.IsHardwareAccelerated)
         {
             src += xOffset;
-            var epsilon = Vector256.Create(UnitMath.Epsilon);
             for (; i <= count - 8; i += 8)
-                Vector256.Store(Vector256.Log(Vector256.Abs(Vector256.Load(src + i)) + epsilon), dst + i);
+                Vector256.Store(HostVectorMath.LogAbs(Vector256.Load(src + i)), dst + i);
         }
 
         for (; i < count; i++)
@@ -210,23 +209,30 @@ public readonly unsafe struct HostMemory : IFloatMemory
     {
         float* dst = _data + offset;
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && Vector256<ulong>.IsSupported)
+        // The vector path steps the SplitMix state by addition, which equals the scalar counter only while firstIndex + i
+        // stays below 2³² (the scalar counter wraps in its low word); sample offsets are far below that, so the guard
+        // only sends an absurd call to the scalar loop.
+        if (Vector256.IsHardwareAccelerated && Vector256<ulong>.IsSupported && (ulong)firstIndex + (ulong)count <= uint.MaxValue)
         {
             // Four 64-bit SplitMix64 draws per vector, two vectors per 8 floats: the scalar formula lane by lane
             // (integer math is exact and the float steps are the same), so values match CounterRng bit for bit.
-            var lanes = Vector256.Create(0UL, 1UL, 2UL, 3UL);
-            var keyV = Vector256.Create(key);
-            var gamma = Vector256.Create(0x9E3779B97F4A7C15UL);
+            // Draw n's state is key + (n + 1)·γ, so consecutive states differ by γ: lane k of the first vector starts at
+            // key + (counter·2³² + firstIndex + 1 + k)·γ and every vector moves on by 8γ, one of SplitMix's three
+            // 64-bit multiplies (emulated on AVX2) replaced by an addition.
+            const ulong gamma = 0x9E3779B97F4A7C15UL;
+            ulong start = key + ((ulong)counter << 32 | firstIndex) * gamma + gamma;
+            var state0 = Vector256.Create(start) + Vector256.Create(0UL, gamma, unchecked(2 * gamma), unchecked(3 * gamma));
+            var state1 = state0 + Vector256.Create(unchecked(4 * gamma));
+            var stride = Vector256.Create(unchecked(8 * gamma));
             var first = Vector256.Create(range.High1 - range.Low1);
             var total = first + Vector256.Create(range.High2 - range.Low2);
             var low1 = Vector256.Create(range.Low1);
             var low2 = Vector256.Create(range.Low2);
-            ulong counterHigh = (ulong)counter << 32;
             for (; i <= count - 8; i += 8)
             {
-                var c0 = Vector256.Create(counterHigh | (firstIndex + (uint)i)) + lanes + Vector256<ulong>.One;
-                var c1 = c0 + Vector256.Create(4UL);
-                var bits = Vector256.Narrow(Mix(keyV + c0 * gamma) >> 40, Mix(keyV + c1 * gamma) >> 40);
+                var bits = Vector256.Narrow(Mix(state0) >> 40, Mix(state1) >> 40);
+                state0 += stride;
+                state1 += stride;
                 var u = Vector256.ConvertToSingle(bits.AsInt32()) * Vector256.Create(1f / 16777216f);
                 var t = u * total;
                 var value = Vector256.ConditionalSelect(Vector256.LessThan(t, first), low1 + t, low2 + (t - first));

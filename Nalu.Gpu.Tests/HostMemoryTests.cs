@@ -27,6 +27,25 @@ public sealed unsafe class HostMemoryTests
         }
     }
 
+    /// <summary>
+    /// The vector path steps SplitMix's state by addition; where the scalar counter's low word would wrap, the call
+    /// must still equal <see cref="CounterRng"/> (it takes the scalar loop).
+    /// </summary>
+    [Theory]
+    [InlineData(uint.MaxValue - 3u, 16)]
+    [InlineData(uint.MaxValue - 16u, 16)]
+    [InlineData(0u, 64)]
+    public void UniformDrawsEqualTheCounterRngNearTheCounterWrap(uint firstIndex, int count)
+    {
+        var range = new SampleRange(-6f, -2f, 2f, 6f);
+        var actual = new float[count];
+        ulong key = CounterRng.Key(7, CounterRng.TrainStream);
+        fixed (float* p = actual)
+            new HostMemory(p).StoreUniform(0, key, uint.MaxValue, firstIndex, count, range);
+        for (int i = 0; i < count; i++)
+            Assert.Equal(range.Map(CounterRng.Uniform(key, uint.MaxValue, unchecked(firstIndex + (uint)i))), actual[i]);
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(9)]
