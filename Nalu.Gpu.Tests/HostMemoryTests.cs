@@ -48,6 +48,8 @@ public sealed unsafe class HostMemoryTests
 
     [Theory]
     [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(8)]
     [InlineData(9)]
     [InlineData(100)]
     public void DotAddScaledAndLogAbsMatchTheirDefinitions(int count)
