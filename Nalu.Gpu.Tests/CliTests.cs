@@ -105,6 +105,21 @@ public sealed class CliTests(CliCheckpointFixture checkpoint, ITestOutputHelper 
     }
 
     /// <summary>
+    /// iNALU's loop recipe (gradient clipping, re-initialising stuck models) belongs to <c>--unit inalu</c>; the
+    /// <c>--baseline</c> MLP beside it trains with the plain options, so its log has no recipe line.
+    /// </summary>
+    [Fact]
+    public void TheBaselineMlpDoesNotInheritINalusRecipe()
+    {
+        var (code, stdout, stderr) = Run("train", "--inputs", "2", "--unit", "inalu", "--op", "mul", "--steps", "5",
+            "--eval-samples", "50", "--device", "cpu", "--baseline", "--baseline-hidden", "4");
+        Assert.Equal(0, code);
+        string log = stdout + stderr;
+        Assert.Contains("Training mlp", log, StringComparison.OrdinalIgnoreCase);
+        Assert.Single(log.Split('\n'), line => line.StartsWith("Gradient clip value", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// <c>--strategy group</c> reaches the trainer in <c>train</c> and <c>bench</c>; the two models of the train run end
     /// with the bits the fused strategy gives them (its loss column, printed in full precision by --json).
     /// </summary>

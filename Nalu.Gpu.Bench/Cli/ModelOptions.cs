@@ -152,7 +152,11 @@ public abstract class ModelOptions : RegularizedOptions
         return new ModelArchitecture(layers);
     }
 
-    internal TrainerOptions BuildTrainerOptions(int evaluateEvery, int evalSamples)
+    /// <summary>
+    /// The trainer options the command line asks for. <paramref name="withUnitRecipe"/>: whether iNALU's loop recipe comes
+    /// with <c>--unit inalu</c>; the <c>--baseline</c> MLP trains without it (it is iNALU's recipe, not the task's).
+    /// </summary>
+    internal TrainerOptions BuildTrainerOptions(int evaluateEvery, int evalSamples, bool withUnitRecipe = true)
     {
         if (Batch < 1)
             throw new UsageException($"--batch {Batch} must be at least 1.");
@@ -180,7 +184,7 @@ public abstract class ModelOptions : RegularizedOptions
             Strategy = strategy,
         };
         // iNALU's loop recipe (clip value unless given, re-initialisation) comes with the unit.
-        return Unit.Trim().Equals("inalu", StringComparison.OrdinalIgnoreCase) && INaluRecipeSettings(ClipValue).Loop is { } loop
+        return withUnitRecipe && Unit.Trim().Equals("inalu", StringComparison.OrdinalIgnoreCase) && INaluRecipeSettings(ClipValue).Loop is { } loop
             ? loop.ApplyTo(options)
             : options;
     }

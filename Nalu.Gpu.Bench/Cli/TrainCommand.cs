@@ -91,6 +91,7 @@ internal static class TrainCommand
         var architecture = o.BuildArchitecture();
         var options = o.BuildTrainerOptions(o.EvalEvery, o.EvalSamples);
         var baselineArch = o.Baseline ? o.BuildArchitecture("mlp", o.BaselineHidden, "--baseline-hidden") : null;
+        var baselineOptions = o.BuildTrainerOptions(o.EvalEvery, o.EvalSamples, withUnitRecipe: false);
         if (o.Save is not null)
             CheckWritable(o.Save, "--save");
         if (o.SaveEvery < 0 || (o.SaveEvery > 0 && o.Save is null))
@@ -122,7 +123,7 @@ internal static class TrainCommand
         {
             if (baselineArch is not null)
             {
-                var baseline = TrainOne(device, baselineArch, "mlp", task, options, o, log, periodicSave: false, null, out var baselineModel, out var baselineTrainer);
+                var baseline = TrainOne(device, baselineArch, "mlp", task, baselineOptions, o, log, periodicSave: false, null, out var baselineModel, out var baselineTrainer);
                 baselineTrainer.Dispose();
                 baselineModel.Dispose();
                 results.Add(baseline);
