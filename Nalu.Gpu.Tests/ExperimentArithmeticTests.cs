@@ -320,12 +320,21 @@ public sealed class ExperimentArithmeticTests(CpuFixture cpu, ITestOutputHelper 
     [InlineData("--ranges", "2:1=2:6")]
     [InlineData("--steps", "0")]
     [InlineData("--inputs", "10")]
-    [InlineData("--lambda", "1")]                 // no preset among the default units
+    [InlineData("--schedule-scale", "0")]
     public void BadOptions_ExitWith2AndSayWhy(string option, string value)
     {
         var (code, _, stderr) = Cli("experiment", "arithmetic", option, value, "--out", Path.Combine(_dir, "x"));
         Assert.Equal(2, code);
         Assert.Contains("error:", stderr);
+    }
+
+    /// <summary>A regulariser option when no unit of the run is a preset is a usage error, not silently ignored.</summary>
+    [Fact]
+    public void RegularizerOptionWithoutAPreset_ExitsWith2()
+    {
+        var (code, _, stderr) = Cli("experiment", "arithmetic", "--units", "nac,nalu", "--lambda", "1", "--out", Path.Combine(_dir, "x"));
+        Assert.Equal(2, code);
+        Assert.Contains("--lambda", stderr);
     }
 
     [Theory]
@@ -352,12 +361,13 @@ public sealed class ExperimentArithmeticTests(CpuFixture cpu, ITestOutputHelper 
         Assert.Equal(0, Cli([.. common, "--units", "nac,nau-nmu,nau"]).Code);
         var records = Records(dir);
         Assert.Equal(6, records.Count);
-        Assert.Equal("sparsity-linear λ̂=10, steps 1000→2000", records.First(r => r.Unit == "nau-nmu").Regularizer);
-        Assert.Equal("sparsity-linear λ̂=0.01, steps 5→50", records.First(r => r.Unit == "nau").Regularizer);
+        // --quick scales the schedules by 0.005 and lowers the NMU presets' λ̂ from 10 to 0.1; nau keeps its λ̂.
+        Assert.Equal("sparsity-linear λ̂=0.1, steps 5000→10000", records.First(r => r.Unit == "nau-nmu").Regularizer);
+        Assert.Equal("sparsity-linear λ̂=0.01, steps 25→250", records.First(r => r.Unit == "nau").Regularizer);
         Assert.Null(records.First(r => r.Unit == "nac").Regularizer);
         string table = File.ReadAllText(Path.Combine(dir, "table.md"));
-        Assert.Contains("nau-nmu: sparsity-linear λ̂=10, steps 1000→2000", table);
-        Assert.Contains("--schedule-scale 0.001", table);
+        Assert.Contains("nau-nmu: sparsity-linear λ̂=0.1, steps 5000→10000", table);
+        Assert.Contains("--quick", table);
 
         // Another schedule for the same rows is refused, naming the setting.
         var (code, _, stderr) = Cli([.. common, "--units", "nau-nmu", "--schedule-scale", "0.002"]);

@@ -49,10 +49,13 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
     public ArithmeticUnit WithOverrides(RegularizerOverrides? overrides) =>
         Preset is null || overrides is null || overrides.IsEmpty ? this : this with { Overrides = overrides };
 
-    /// <summary>The defaults: NAC, NALU, and the MLP baselines with ReLU6 and with no activation.</summary>
+    /// <summary>
+    /// The defaults: NAC, NALU, Madsen &amp; Johansen's NAU→NMU (the unit of the set that learns ×), and the MLP baselines
+    /// with ReLU6 and with no activation.
+    /// </summary>
     public static readonly IReadOnlyList<ArithmeticUnit> Defaults =
     [
-        new("nac", UnitKind.Nac), new("nalu", UnitKind.Nalu),
+        new("nac", UnitKind.Nac), new("nalu", UnitKind.Nalu), Parse("nau-nmu"),
         new("mlp-relu6", UnitKind.Dense, Activation.Relu6), new("mlp-linear", UnitKind.Dense, Activation.Linear),
     ];
 
