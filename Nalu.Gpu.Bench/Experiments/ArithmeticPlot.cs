@@ -54,7 +54,8 @@ internal static class ArithmeticPlot
             var barPlot = plot.Add.Bars(bars.ToArray());
             barPlot.LegendText = units[u];
             barPlot.ValueLabelStyle.ForeColor = Hues[u % Hues.Length].Darken(0.3);
-            barPlot.ValueLabelStyle.FontSize = 11;
+            // Narrower bars with more units: shrink the counts with them so that neighbouring "0/10" labels do not run together.
+            barPlot.ValueLabelStyle.FontSize = 11f * Math.Min(1f, 4f / units.Length);
             barPlot.ValueLabelStyle.Bold = true;
             barPlot.ValueLabelStyle.FontName = SansFont();
             var errors = plot.Add.ErrorBar(xs, ys, high);
