@@ -48,10 +48,22 @@ public static class ArithmeticTaskMath
         int seed, int op, int inputs, int subsetSize, int subsetGap, SampleRange range,
         uint stream, uint counter, int sample, TMem x, int xOffset)
         where TMem : struct, IFloatMemory
+        => GenerateWithKey(op, inputs, subsetSize, subsetGap, range, SubsetOffset(seed, inputs, subsetSize, subsetGap),
+            CounterRng.Key((uint)seed, stream), counter, sample, x, xOffset);
+
+    /// <summary>
+    /// <see cref="Generate{TMem}"/> with the seed's two
+    /// derived values given: <paramref name="first"/> = <see cref="SubsetOffset"/> and <paramref name="key"/> =
+    /// <c>CounterRng.Key(seed, stream)</c>. A caller drawing many samples of one seed computes them once
+    /// (<see cref="ArithmeticSource"/> does).
+    /// </summary>
+    public static float GenerateWithKey<TMem>(
+        int op, int inputs, int subsetSize, int subsetGap, SampleRange range, int first, ulong key,
+        uint counter, int sample, TMem x, int xOffset)
+        where TMem : struct, IFloatMemory
     {
-        int first = SubsetOffset(seed, inputs, subsetSize, subsetGap);
         int second = first + subsetGap;
-        x.StoreUniform(xOffset, CounterRng.Key((uint)seed, stream), counter, (uint)(sample * inputs), inputs, range);
+        x.StoreUniform(xOffset, key, counter, (uint)(sample * inputs), inputs, range);
         float a = 0f, b = 0f;
         for (int i = first; i < first + subsetSize; i++)
             a += x[xOffset + i];

@@ -225,36 +225,50 @@ public readonly unsafe struct HostMemory : IFloatMemory
         // The vector path steps the SplitMix state by addition, which equals the scalar counter only while firstIndex + i
         // stays below 2³² (the scalar counter wraps in its low word); sample offsets are far below that, so the guard
         // only sends an absurd call to the scalar loop.
-        if (Vector256.IsHardwareAccelerated && Vector256<ulong>.IsSupported && (ulong)firstIndex + (ulong)count <= uint.MaxValue)
+        if (Vector256.IsHardwareAccelerated && Vector256<ulong>.IsSupported && count >= 8 && (ulong)firstIndex + (ulong)count <= uint.MaxValue)
         {
             // Four 64-bit SplitMix64 draws per vector, two vectors per 8 floats: the scalar formula lane by lane
             // (integer math is exact and the float steps are the same), so values match CounterRng bit for bit.
             // Draw n's state is key + (n + 1)·γ, so consecutive states differ by γ: lane k of the first vector starts at
             // key + (counter·2³² + firstIndex + 1 + k)·γ and every vector moves on by 8γ, one of SplitMix's three
             // 64-bit multiplies (emulated on AVX2) replaced by an addition.
-            const ulong gamma = 0x9E3779B97F4A7C15UL;
-            ulong start = key + ((ulong)counter << 32 | firstIndex) * gamma + gamma;
-            var state0 = Vector256.Create(start) + Vector256.Create(0UL, gamma, unchecked(2 * gamma), unchecked(3 * gamma));
-            var state1 = state0 + Vector256.Create(unchecked(4 * gamma));
-            var stride = Vector256.Create(unchecked(8 * gamma));
-            var first = Vector256.Create(range.High1 - range.Low1);
-            var total = first + Vector256.Create(range.High2 - range.Low2);
-            var low1 = Vector256.Create(range.Low1);
-            var low2 = Vector256.Create(range.Low2);
+            ulong start = key + ((ulong)counter << 32 | firstIndex) * Gamma + Gamma;
+            var lanes = Vector256.Create(0UL, Gamma, unchecked(2 * Gamma), unchecked(3 * Gamma));
+            var state0 = Vector256.Create(start) + lanes;
+            var state1 = state0 + Vector256.Create(unchecked(4 * Gamma));
+            var stride = Vector256.Create(unchecked(8 * Gamma));
             for (; i <= count - 8; i += 8)
             {
-                var bits = Vector256.Narrow(Mix(state0) >> 40, Mix(state1) >> 40);
+                Vector256.Store(UniformVector(state0, state1, range), dst + i);
                 state0 += stride;
                 state1 += stride;
-                var u = Vector256.ConvertToSingle(bits.AsInt32()) * Vector256.Create(1f / 16777216f);
-                var t = u * total;
-                var value = Vector256.ConditionalSelect(Vector256.LessThan(t, first), low1 + t, low2 + (t - first));
-                Vector256.Store(value, dst + i);
             }
+
+            // The last partial vector is recomputed as the final eight draws (each is a pure function of its index, so
+            // the overlap rewrites the same values): no scalar draw, which costs as much as a vector of them.
+            if (i < count)
+            {
+                var last0 = Vector256.Create(start + unchecked((ulong)(count - 8) * Gamma)) + lanes;
+                Vector256.Store(UniformVector(last0, last0 + Vector256.Create(unchecked(4 * Gamma)), range), dst + count - 8);
+            }
+
+            return;
         }
 
         for (; i < count; i++)
             dst[i] = range.Map(CounterRng.Uniform(key, counter, firstIndex + (uint)i));
+    }
+
+    private const ulong Gamma = 0x9E3779B97F4A7C15UL;
+
+    /// <summary>Eight uniforms on <paramref name="range"/> from the SplitMix64 states of lanes 0–3 and 4–7.</summary>
+    private static Vector256<float> UniformVector(Vector256<ulong> state0, Vector256<ulong> state1, SampleRange range)
+    {
+        var bits = Vector256.Narrow(Mix(state0) >> 40, Mix(state1) >> 40);
+        var u = Vector256.ConvertToSingle(bits.AsInt32()) * Vector256.Create(1f / 16777216f);
+        var first = Vector256.Create(range.High1 - range.Low1);
+        var t = u * (first + Vector256.Create(range.High2 - range.Low2));
+        return Vector256.ConditionalSelect(Vector256.LessThan(t, first), Vector256.Create(range.Low1) + t, Vector256.Create(range.Low2) + (t - first));
     }
 
     private static Vector256<ulong> Mix(Vector256<ulong> z)
