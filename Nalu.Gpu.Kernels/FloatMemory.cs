@@ -262,6 +262,7 @@ public readonly unsafe struct HostMemory : IFloatMemory
     private const ulong Gamma = 0x9E3779B97F4A7C15UL;
 
     /// <summary>Eight uniforms on <paramref name="range"/> from the SplitMix64 states of lanes 0–3 and 4–7.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> UniformVector(Vector256<ulong> state0, Vector256<ulong> state1, SampleRange range)
     {
         var bits = Vector256.Narrow(Mix(state0) >> 40, Mix(state1) >> 40);
@@ -271,6 +272,7 @@ public readonly unsafe struct HostMemory : IFloatMemory
         return Vector256.ConditionalSelect(Vector256.LessThan(t, first), Vector256.Create(range.Low1) + t, Vector256.Create(range.Low2) + (t - first));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<ulong> Mix(Vector256<ulong> z)
     {
         z = (z ^ (z >>> 30)) * Vector256.Create(0xBF58476D1CE4E5B9UL);
