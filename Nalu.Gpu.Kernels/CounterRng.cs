@@ -31,13 +31,17 @@ public static class CounterRng
     /// <summary>Stream for re-initialising a stuck model (iNALU's recipe), keyed by (step, parameter).</summary>
     public const uint ReinitStream = 9;
 
-    private const ulong Gamma = 0x9E3779B97F4A7C15UL;
+    /// <summary>SplitMix64's state increment γ (the golden ratio in 64 bits); the host's vector draws use it too.</summary>
+    internal const ulong Gamma = 0x9E3779B97F4A7C15UL;
+
+    /// <summary>The two multipliers of SplitMix64's finaliser (<see cref="Mix"/>), shared with the host's vector version.</summary>
+    internal const ulong MixMultiplier1 = 0xBF58476D1CE4E5B9UL, MixMultiplier2 = 0x94D049BB133111EBUL;
 
     /// <summary>SplitMix64's output function.</summary>
     public static ulong Mix(ulong z)
     {
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z = (z ^ (z >> 30)) * MixMultiplier1;
+        z = (z ^ (z >> 27)) * MixMultiplier2;
         return z ^ (z >> 31);
     }
 

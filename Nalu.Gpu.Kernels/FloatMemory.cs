@@ -184,17 +184,13 @@ public readonly unsafe struct HostMemory : IFloatMemory
             // recomputed as the final eight elements (same inputs, same outputs, when src and dst do not overlap): 132 ns
             // instead of 156 ns for a row of 100. A row shorter than eight stays scalar; one padded vector measured 36 ns
             // against 14 ns for two scalar logs.
-            if (count >= 8 && (dst + count <= src || src + count <= dst))
-            {
-                for (; i <= count - 8; i += 8)
-                    Vector256.Store(HostVectorMath.LogAbs(Vector256.Load(src + i)), dst + i);
-                if (i < count)
-                    Vector256.Store(HostVectorMath.LogAbs(Vector256.Load(src + count - 8)), dst + count - 8);
-                return;
-            }
-
             for (; i <= count - 8; i += 8)
                 Vector256.Store(HostVectorMath.LogAbs(Vector256.Load(src + i)), dst + i);
+            if (i < count && count >= 8 && (dst + count <= src || src + count <= dst))
+            {
+                Vector256.Store(HostVectorMath.LogAbs(Vector256.Load(src + count - 8)), dst + count - 8);
+                return;
+            }
         }
 
         for (; i < count; i++)
@@ -232,25 +228,18 @@ public readonly unsafe struct HostMemory : IFloatMemory
             // Draw n's state is key + (n + 1)·γ, so consecutive states differ by γ: lane k of the first vector starts at
             // key + (counter·2³² + firstIndex + 1 + k)·γ and every vector moves on by 8γ, one of SplitMix's three
             // 64-bit multiplies (emulated on AVX2) replaced by an addition.
-            ulong start = key + ((ulong)counter << 32 | firstIndex) * Gamma + Gamma;
-            var lanes = Vector256.Create(0UL, Gamma, unchecked(2 * Gamma), unchecked(3 * Gamma));
-            var state0 = Vector256.Create(start) + lanes;
-            var state1 = state0 + Vector256.Create(unchecked(4 * Gamma));
-            var stride = Vector256.Create(unchecked(8 * Gamma));
-            for (; i <= count - 8; i += 8)
-            {
-                Vector256.Store(UniformVector(state0, state1, range), dst + i);
-                state0 += stride;
-                state1 += stride;
-            }
+            const ulong gamma = CounterRng.Gamma;
+            ulong start = key + ((ulong)counter << 32 | firstIndex) * gamma + gamma;
+            var lanes = Vector256.Create(0UL, gamma, unchecked(2 * gamma), unchecked(3 * gamma));
+            var state = Vector256.Create(start) + lanes;
+            var stride = Vector256.Create(unchecked(8 * gamma));
+            for (; i <= count - 8; i += 8, state += stride)
+                Vector256.Store(UniformVector(state, range), dst + i);
 
             // The last partial vector is recomputed as the final eight draws (each is a pure function of its index, so
             // the overlap rewrites the same values): no scalar draw, which costs as much as a vector of them.
             if (i < count)
-            {
-                var last0 = Vector256.Create(start + unchecked((ulong)(count - 8) * Gamma)) + lanes;
-                Vector256.Store(UniformVector(last0, last0 + Vector256.Create(unchecked(4 * Gamma)), range), dst + count - 8);
-            }
+                Vector256.Store(UniformVector(Vector256.Create(start + unchecked((ulong)(count - 8) * gamma)) + lanes, range), dst + count - 8);
 
             return;
         }
@@ -259,13 +248,15 @@ public readonly unsafe struct HostMemory : IFloatMemory
             dst[i] = range.Map(CounterRng.Uniform(key, counter, firstIndex + (uint)i));
     }
 
-    private const ulong Gamma = 0x9E3779B97F4A7C15UL;
-
-    /// <summary>Eight uniforms on <paramref name="range"/> from the SplitMix64 states of lanes 0–3 and 4–7.</summary>
+    /// <summary>
+    /// Eight uniforms on <paramref name="range"/>: lanes 0–3 from the SplitMix64 states in <paramref name="state"/>, lanes
+    /// 4–7 from the states four draws on (4γ later).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> UniformVector(Vector256<ulong> state0, Vector256<ulong> state1, SampleRange range)
+    private static Vector256<float> UniformVector(Vector256<ulong> state, SampleRange range)
     {
-        var bits = Vector256.Narrow(Mix(state0) >> 40, Mix(state1) >> 40);
+        var later = state + Vector256.Create(unchecked(4 * CounterRng.Gamma));
+        var bits = Vector256.Narrow(Mix(state) >> 40, Mix(later) >> 40);
         var u = Vector256.ConvertToSingle(bits.AsInt32()) * Vector256.Create(1f / 16777216f);
         var first = Vector256.Create(range.High1 - range.Low1);
         var t = u * (first + Vector256.Create(range.High2 - range.Low2));
@@ -275,8 +266,8 @@ public readonly unsafe struct HostMemory : IFloatMemory
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<ulong> Mix(Vector256<ulong> z)
     {
-        z = (z ^ (z >>> 30)) * Vector256.Create(0xBF58476D1CE4E5B9UL);
-        z = (z ^ (z >>> 27)) * Vector256.Create(0x94D049BB133111EBUL);
+        z = (z ^ (z >>> 30)) * Vector256.Create(CounterRng.MixMultiplier1);
+        z = (z ^ (z >>> 27)) * Vector256.Create(CounterRng.MixMultiplier2);
         return z ^ (z >>> 31);
     }
 }
