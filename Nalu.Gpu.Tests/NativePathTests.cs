@@ -166,6 +166,35 @@ public sealed class NativeDeterminismTests(NativeFixture native) : IClassFixture
         Assert.NotEqual(HostData.Bits(Architecture.Initialize(21)), HostData.Bits(one));
     }
 
+    /// <summary>
+    /// The batch split runs the step's end (gradient finishing, regulariser, clip by value and by norm, update,
+    /// constraints) over the workers too: NAU→NMU with its clamps and a regulariser active from step 0, both clips on,
+    /// must give the bits of one worker, which runs the fused kernel's body whole.
+    /// </summary>
+    [Fact]
+    public void BatchSplitStepEndGivesTheBitsOfOneWorker()
+    {
+        var architecture = ModelPresets.Create("nau-nmu", 10, 3, new RegularizerOverrides { Lambda = 0.5f, Start = 0, End = 4 });
+        float[] Run(int threads)
+        {
+            using var model = new Model(native.Device, architecture, [5]);
+            using var trainer = new Trainer(model, Task, new TrainerOptions
+            {
+                Batch = 150, EvaluateEvery = 0, StepsPerLaunch = 3, Threads = threads,
+                Optimizer = OptimizerOptions.Adam(0.3f) with { ClipValue = 0.05f, ClipNorm = 0.1f },   // steps large enough to hit the clamps
+            });
+            Assert.Equal(TrainingStrategy.Native, trainer.Strategy);
+            trainer.Train(10);
+            Assert.All(trainer.LastLosses, l => Assert.True(float.IsFinite(l)));
+            return model.GetParameters();
+        }
+
+        var one = Run(1);
+        Assert.Equal(HostData.Bits(one), HostData.Bits(Run(2)));
+        Assert.Equal(HostData.Bits(one), HostData.Bits(Run(5)));
+        Assert.NotEqual(HostData.Bits(architecture.Initialize(5)), HostData.Bits(one));
+    }
+
     [Theory]
     [InlineData(4)]   // population ≥ workers: a model per worker; alone: the batch split across 4 workers
     [InlineData(8)]   // population < workers: each model of the population has its batch split too

@@ -214,7 +214,7 @@ internal static class BenchCommand
         return sb.ToString();
     }
 
-    /// <summary>Median model-steps/s over repeats of about --seconds each, after an untimed warm-up (kernel compile, JIT).</summary>
+    /// <summary>Median model-steps/s over repeats of about --seconds each, after an untimed warm-up of about a second (kernel compile, tiered JIT).</summary>
     private static (double Rate, string Strategy) TimeOurs(NaluDevice device, Config config, BenchOptions o, TrainingStrategy strategy)
     {
         var seeds = Enumerable.Range(0, config.Models).ToArray();
@@ -223,10 +223,20 @@ internal static class BenchCommand
         var options = new TrainerOptions { Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50, Strategy = strategy };
         using var data = config.StoredRows > 0 ? StoredTaskSamples(device, task, config.StoredRows) : null;
         using var trainer = data is null ? new Trainer(model, task, options) : new Trainer(model, data, options);
+        // The warm-up trains for about a second (half of --seconds when shorter), not a fixed few steps: .NET recompiles
+        // hot methods at tier 1 in the background some 100 ms after they get hot, and on two busy cores that recompile
+        // landed inside the first timed repeat, which then read up to a third slow.
         trainer.Train(2);
+        double warmup = Math.Min(1.0, o.Seconds / 2);
         var clock = Stopwatch.StartNew();
-        trainer.Train(8);
-        double perStep = clock.Elapsed.TotalSeconds / 8;
+        int warmSteps = 0;
+        for (int chunk = 8; warmSteps == 0 || clock.Elapsed.TotalSeconds < warmup; chunk = Math.Min(2 * chunk, 4096))
+        {
+            trainer.Train(chunk);
+            warmSteps += chunk;
+        }
+
+        double perStep = clock.Elapsed.TotalSeconds / warmSteps;
         int steps = (int)Math.Clamp(o.Seconds / Math.Max(perStep, 1e-6), 10, 1_000_000);
         var rates = new List<double>();
         for (int r = 0; r < o.Repeats; r++)

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using ILGPU;
 using ILGPU.Runtime;
 using Nalu.Gpu.Devices;
@@ -198,7 +199,7 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
         var state = new HostMemory((float*)b.State);
         int workers = b.Workers;
         int slices = FusedTrainingKernel.Slices(a.Batch);
-        if (a.Models >= workers || workers == 1 || slices == 1)
+        if (!NativeTeam.SplitsBatch(a.Models, workers, slices))
         {
             // Enough models to fill the cores: one model per task, exactly the fused kernel's body.
             var unit = _unit;
@@ -211,48 +212,129 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
             return;
         }
 
-        // Fewer models than cores: the slices of each step's batch are spread over the cores. Each slice sums into its
-        // own partial from zero, and the partials are added in slice order: the fused kernel's order exactly, so the
-        // result does not depend on the number of workers (see FusedTrainingKernel.SamplesPerSlice).
-        int n = _unit.ParameterCount;
-        var partials = new HostMemory((float*)b.Partials);
-        var workerScratch = new HostMemory((float*)b.WorkerScratch);
-        int scratchCount = FusedTrainingKernel.SampleScratchCount(_unit);
+        var team = b.Team ?? throw new InvalidOperationException("The native batch split needs a NativeTeam in NativeBuffers.");
         var losses = new float[slices];
-        int active = Math.Min(workers, slices);
+        var shared = new float[2]; // the step's mean loss, then the clip-norm factor
+        var unitCopy = _unit;
+        team.Run(w => SplitSteps(unitCopy, source, a, b, team, w, losses, shared));
+    }
+
+    /// <summary>
+    /// Worker <paramref name="w"/>'s part of the batch-split step, the group kernel's phases (<see cref="GroupTrainingKernel"/>)
+    /// with the team's threads as the group: the cache refresh over elements; the slices of the batch (slice k on worker
+    /// k mod W, each summed from zero in sample order into its own partial); the partials folded in slice order over
+    /// parameters; the gradient finished over elements; the clip-norm sum on worker 0 in parameter order; the update over
+    /// parameters; the constraints over elements. Every element and parameter is computed by exactly the code and in
+    /// exactly the order of the fused kernel, so the bits do not depend on the number of workers.
+    /// </summary>
+    private static unsafe void SplitSteps<TSource>(
+        TUnit unit, TSource source, FusedStepArgs a, NativeBuffers b, NativeTeam team, int w, float[] losses, float[] shared)
+        where TSource : struct, IDataSource
+    {
+        var parameters = new HostMemory((float*)b.Parameters);
+        var gradients = new HostMemory((float*)b.Gradients);
+        var cache = new HostMemory((float*)b.Cache);
+        var state = new HostMemory((float*)b.State);
+        var partials = new HostMemory((float*)b.Partials);
+        var scratch = new HostMemory((float*)b.WorkerScratch);
+        int n = unit.ParameterCount, elements = unit.ElementCount, workers = team.Workers;
+        int slices = FusedTrainingKernel.Slices(a.Batch);
+        int scratchOff = w * FusedTrainingKernel.SampleScratchCount(unit);
+        // Shares in whole 64-byte lines of floats, so no two workers write the same cache line.
+        var (firstElement, lastElement) = team.Share(w, elements, 16);
+        var (firstParameter, lastParameter) = team.Share(w, n, 16);
         for (int p = 0; p < a.Models; p++)
         {
-            int pOff = p * n, cOff = p * _unit.CacheCount;
-            float lastLoss = 0f;
+            int pOff = p * n, cOff = p * unit.CacheCount;
+            int seed = b.Seeds[p], op = b.Ops[p];
+            float learningRate = b.LearningRates[p];
             for (int s = 0; s < a.Steps; s++)
             {
                 int step = a.FirstStep + s;
-                FusedTrainingKernel.BeginStep(_unit, parameters, pOff, cache, cOff, gradients, pOff);
-                var unit = _unit;
-                int seed = b.Seeds[p], op = b.Ops[p];
-                Parallel.For(0, active, new ParallelOptions { MaxDegreeOfParallelism = active }, w =>
+                for (int e = firstElement; e < lastElement; e++)
+                    unit.PrepareCache(e, parameters, pOff, cache, cOff);
+                team.Barrier();
+
+                for (int slice = w; slice < slices; slice += workers)
                 {
-                    for (int slice = w; slice < slices; slice += active)
-                    {
-                        for (int j = 0; j < n; j++)
-                            partials[slice * n + j] = 0f;
-                        losses[slice] = FusedTrainingKernel.AccumulateSlice(unit, source, a, step, seed, op, slice,
-                            parameters, pOff, cache, cOff, partials, slice * n, workerScratch, w * scratchCount);
-                    }
-                });
-                float loss = 0f;
-                for (int slice = 0; slice < slices; slice++)
-                {
-                    loss += losses[slice];
-                    for (int j = 0; j < n; j++)
-                        gradients[pOff + j] += partials[slice * n + j];
+                    new Span<float>((float*)b.Partials + (long)slice * n, n).Clear();
+                    losses[slice] = FusedTrainingKernel.AccumulateSlice(unit, source, a, step, seed, op, slice,
+                        parameters, pOff, cache, cOff, partials, slice * n, scratch, scratchOff);
                 }
 
-                lastLoss = loss / (a.Batch * _unit.Outputs);
-                FusedTrainingKernel.FinishStep(_unit, a.Optimizer, b.LearningRates[p], step, lastLoss, parameters, gradients, state, pOff);
+                team.Barrier();
+                FoldSlices((float*)b.Gradients + pOff, (float*)b.Partials, slices, n, firstParameter, lastParameter);
+                if (w == 0)
+                {
+                    float loss = 0f;
+                    for (int slice = 0; slice < slices; slice++)
+                        loss += losses[slice];
+                    shared[0] = loss / (a.Batch * unit.Outputs);
+                }
+
+                team.Barrier();
+                float stepLoss = shared[0];
+                for (int e = firstElement; e < lastElement; e++)
+                    FusedTrainingKernel.FinishElement(unit, e, step, stepLoss, parameters, pOff, gradients, pOff);
+                team.Barrier();
+
+                float normScale = 1f;
+                if (a.Optimizer.ClipNorm > 0f)
+                {
+                    // The clip norm's sum stays on one worker, in parameter order: the fused kernel's bits.
+                    if (w == 0)
+                        shared[1] = FusedTrainingKernel.ClipNormScale(unit, step, a.Optimizer, gradients, pOff, n);
+                    team.Barrier();
+                    normScale = shared[1];
+                }
+
+                var factors = OptimizerMath.Factors(a.Optimizer, step);
+                for (int j = firstParameter; j < lastParameter; j++)
+                {
+                    if (unit.Trains(j, step))
+                    {
+                        FusedTrainingKernel.UpdateParameter(a.Optimizer, learningRate, factors, normScale,
+                            parameters, pOff + j, gradients, pOff + j, state, 2 * (pOff + j));
+                    }
+                }
+
+                team.Barrier();
+                for (int e = firstElement; e < lastElement; e++)
+                    unit.Constrain(e, parameters, pOff);
+                team.Barrier();
             }
 
-            b.Losses[p] = lastLoss;
+            if (w == 0)
+                b.Losses[p] = shared[0];
+        }
+    }
+
+    /// <summary>
+    /// <c>gradient[j] = partials[0·n + j] + partials[1·n + j] + …</c> over the slices in order, for j in
+    /// <c>[first, last)</c>: each parameter's sum is the fused kernel's left fold over slices (slice 0 added to a zeroed
+    /// gradient gives slice 0's bits: a partial that starts at +0 is never −0), so the bits are the same. SIMD runs across
+    /// parameters (a lane per j), never across slices.
+    /// </summary>
+    private static unsafe void FoldSlices(float* gradient, float* partials, int slices, int n, int first, int last)
+    {
+        int j = first;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; j <= last - 8; j += 8)
+            {
+                var sum = Vector256.Load(partials + j);
+                for (int k = 1; k < slices; k++)
+                    sum += Vector256.Load(partials + (long)k * n + j);
+                Vector256.Store(sum, gradient + j);
+            }
+        }
+
+        for (; j < last; j++)
+        {
+            float sum = partials[j];
+            for (int k = 1; k < slices; k++)
+                sum += partials[(long)k * n + j];
+            gradient[j] = sum;
         }
     }
 
@@ -294,6 +376,8 @@ internal sealed class NativeBuffers
 {
     public required IntPtr Parameters, Gradients, Cache, State, Scratch, Partials, WorkerScratch;
     public required int Workers;
+    /// <summary>The team that runs a batch-split step (<see cref="NativeTeam.SplitsBatch"/>); null where none is needed.</summary>
+    public NativeTeam? Team;
     public required int[] Seeds, Ops;
     public required float[] LearningRates, Losses;
 }

@@ -33,6 +33,7 @@ public sealed partial class Trainer : IDisposable
     private readonly GroupPlan? _groupPlan;
     private MemoryBuffer1D<float, Stride1D.Dense>? _groupWork;
     private float[]? _nativePartials, _nativeScratch;
+    private NativeTeam? _nativeTeam;
     private readonly List<float[]> _recentLosses = new();
     private readonly List<Reinitialization> _reinitializations = new();
     private bool _disposed;
@@ -353,6 +354,9 @@ public sealed partial class Trainer : IDisposable
         int n = _model.ParameterCount, scratch = _model.Kernels.ScratchPerModel;
         _nativePartials ??= GC.AllocateArray<float>(FusedTrainingKernel.Slices(_options.Batch) * n, pinned: true);
         _nativeScratch ??= GC.AllocateArray<float>(workers * scratch, pinned: true);
+        int slices = FusedTrainingKernel.Slices(_options.Batch);
+        if (NativeTeam.SplitsBatch(_model.Count, workers, slices))
+            _nativeTeam ??= new NativeTeam(Math.Min(workers, slices));
         var losses = new float[_model.Count];
         var args = FusedArgs(steps);
         var buffers = new NativeBuffers
@@ -365,6 +369,7 @@ public sealed partial class Trainer : IDisposable
             Partials = Marshal.UnsafeAddrOfPinnedArrayElement(_nativePartials, 0),
             WorkerScratch = Marshal.UnsafeAddrOfPinnedArrayElement(_nativeScratch, 0),
             Workers = workers,
+            Team = _nativeTeam,
             Seeds = _hostSeeds,
             Ops = _hostOps,
             LearningRates = _hostLearningRates,
@@ -614,6 +619,7 @@ public sealed partial class Trainer : IDisposable
         _batched?.Dispose();
         _interleaved?.Dispose();
         _groupWork?.Dispose();
+        _nativeTeam?.Dispose();
     }
 
     /// <summary>Model-interleaved copies of every per-model buffer, for <see cref="TrainingStrategy.FusedInterleaved"/>.</summary>
