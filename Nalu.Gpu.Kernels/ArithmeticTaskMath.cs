@@ -59,16 +59,23 @@ public static class ArithmeticTaskMath
     /// </summary>
     public static float GenerateWithKey<TMem>(
         int op, int inputs, int subsetSize, int subsetGap, SampleRange range, int first, ulong key,
-        uint counter, int sample, TMem x, int xOffset)
+        uint counter, int sample, TMem x, int xOffset, int steps = 1)
         where TMem : struct, IFloatMemory
     {
+        // A sequence of T steps is T·I consecutive draws of the sample's stream (T = 1: the static task's draws, so its
+        // data are unchanged); a and b sum the same two subsets over every step.
         int second = first + subsetGap;
-        x.StoreUniform(xOffset, key, counter, (uint)(sample * inputs), inputs, range);
+        int count = steps * inputs;
+        x.StoreUniform(xOffset, key, counter, (uint)(sample * count), count, range);
         float a = 0f, b = 0f;
-        for (int i = first; i < first + subsetSize; i++)
-            a += x[xOffset + i];
-        for (int i = second; i < second + subsetSize; i++)
-            b += x[xOffset + i];
+        for (int t = 0; t < steps; t++)
+        {
+            int row = xOffset + t * inputs;
+            for (int i = first; i < first + subsetSize; i++)
+                a += x[row + i];
+            for (int i = second; i < second + subsetSize; i++)
+                b += x[row + i];
+        }
 
         return Target(op, a, b);
     }

@@ -45,6 +45,8 @@ public struct ArithmeticSource : IDataSource
     public int Stream;
     /// <summary>Range the inputs are drawn from.</summary>
     public SampleRange Range;
+    /// <summary>Sequence length T (1: the static task); a sample is T·<see cref="Inputs"/> values, step-major.</summary>
+    public int Steps;
 
     // A memo of the last seed's subset offset and stream key (three SplitMix finalisers that every sample of that seed
     // would otherwise repeat; about 8 % of a NAU→NMU step on the native path). Each thread and each call of a sample
@@ -56,8 +58,9 @@ public struct ArithmeticSource : IDataSource
     private ulong _memoKey;
 
     /// <summary>Creates the source.</summary>
-    public ArithmeticSource(int inputs, int subsetSize, int subsetGap, int stream, SampleRange range)
+    public ArithmeticSource(int inputs, int subsetSize, int subsetGap, int stream, SampleRange range, int steps = 1)
     {
+        Steps = steps;
         Inputs = inputs;
         SubsetSize = subsetSize;
         SubsetGap = subsetGap;
@@ -78,7 +81,7 @@ public struct ArithmeticSource : IDataSource
         }
 
         targets[targetOffset] = ArithmeticTaskMath.GenerateWithKey(
-            op, Inputs, SubsetSize, SubsetGap, Range, _memoFirst, _memoKey, (uint)step, sample, x, xOffset);
+            op, Inputs, SubsetSize, SubsetGap, Range, _memoFirst, _memoKey, (uint)step, sample, x, xOffset, Steps);
     }
 }
 

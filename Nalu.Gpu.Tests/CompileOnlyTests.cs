@@ -130,11 +130,20 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
         leaves = leaves.Where(t => !t.IsGenericType)
             .Concat(leaves.Where(t => t.IsGenericType).GroupBy(t => t.GetGenericTypeDefinition()).Select(g => g.First()))
             .ToList();
+        Type? nested = null;
         foreach (var composite in composites)
         {
             var parameters = composite.GetGenericArguments();
             if (!parameters.All(IsUnitParameter))
                 throw new InvalidOperationException($"{composite.Name} mixes unit and non-unit type parameters; teach CompileOnlyTests to close it.");
+            if (parameters.Length == 1)
+            {
+                // A wrapper of one unit (the recurrent cell) wraps the chain of every leaf built before it, so every unit
+                // compiles inside it once.
+                units.Add(composite.MakeGenericType(nested ?? leaves[0]));
+                continue;
+            }
+
             // Leaves in order, nested through the last parameter: C<L1, C<L2, … C<Ln−1, Ln>>> for two parameters.
             int k = parameters.Length;
             var remaining = new Queue<Type>(leaves.Count >= k ? leaves : Enumerable.Repeat(leaves[0], k));
@@ -147,7 +156,8 @@ public sealed class CompileOnlyTests(ITestOutputHelper output)
                 return composite.MakeGenericType(arguments);
             }
 
-            units.Add(Build());
+            nested = Build();
+            units.Add(nested);
         }
 
         return units.Select(t => (ShortName(t), t)).ToArray();

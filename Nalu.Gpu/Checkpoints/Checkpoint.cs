@@ -41,12 +41,13 @@ public static class Checkpoint
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] RegularizerRecord? Regularizer = null,
         bool InputIndependentGate = false,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Custom = null,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] INaluRecipeRecord? INaluRecipe = null)
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] INaluRecipeRecord? INaluRecipe = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Steps = 0)
     {
         /// <summary>The record of a layer (its regulariser and iNALU recipe only when it has one; a custom layer's unit by name).</summary>
         public static LayerRecord Of(LayerSpec l) => new(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation,
             l.Regularizer.Kind == RegularizerKind.None ? null : RegularizerRecord.Of(l.Regularizer), l.InputIndependentGate,
-            l.CustomUnit?.Name, l.INaluRecipe.IsNone ? null : INaluRecipeRecord.Of(l.INaluRecipe));
+            l.CustomUnit?.Name, l.INaluRecipe.IsNone ? null : INaluRecipeRecord.Of(l.INaluRecipe), l.Steps);
 
         /// <summary>The layer, with a custom unit looked up in <see cref="CustomUnits"/>.</summary>
         public LayerSpec ToSpec() => ToSpec(CustomUnits.Find);
@@ -70,7 +71,7 @@ public static class Checkpoint
             var unit = resolve(Custom)
                 ?? throw new CheckpointFormatException(
                     $"custom unit '{Custom}' is not known here: register it with CustomUnits.Register(\"{Custom}\", …) or pass a resolver to Checkpoint.Read.");
-            return LayerSpec.Custom(unit, Inputs, Outputs) with { Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None };
+            return LayerSpec.Custom(unit, Inputs, Outputs) with { Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None, Steps = Steps };
         }
 
         /// <summary>
@@ -82,6 +83,7 @@ public static class Checkpoint
             Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None,
             InputIndependentGate = InputIndependentGate,
             INaluRecipe = INaluRecipe?.ToRecipe() ?? default,
+            Steps = Steps,   // 0 (feed-forward) in every checkpoint written before recurrent layers existed
         };
     }
 
@@ -111,7 +113,8 @@ public static class Checkpoint
     }
 
     /// <summary>Task description as stored in the metadata.</summary>
-    public sealed record TaskRecord(ArithmeticOp Op, int Inputs, string Interpolation, string Extrapolation, int SubsetSize, int SubsetGap);
+    public sealed record TaskRecord(ArithmeticOp Op, int Inputs, string Interpolation, string Extrapolation, int SubsetSize, int SubsetGap,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Steps = 0);
 
     /// <summary>What a checkpoint holds besides the weights.</summary>
     public sealed record Contents(ModelArchitecture Architecture, int[] Seeds, float[] Parameters, ArithmeticTask? Task, int Step)
@@ -212,7 +215,7 @@ public static class Checkpoint
 
     /// <summary>The task as its metadata JSON: two tasks are the same when these are equal.</summary>
     internal static string DescribeTask(ArithmeticTask task) => JsonSerializer.Serialize(new TaskRecord(task.Op, task.Inputs,
-        task.Interpolation.ToString(), task.Extrapolation.ToString(), task.SubsetSize, task.SubsetGap), Json);
+        task.Interpolation.ToString(), task.Extrapolation.ToString(), task.SubsetSize, task.SubsetGap, task.IsSequence ? task.Steps : 0), Json);
 
     /// <summary>Reads and validates a checkpoint.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
@@ -284,7 +287,10 @@ public static class Checkpoint
             {
                 if (t.Interpolation is null || t.Extrapolation is null)
                     throw new CheckpointFormatException($"'{path}': metadata 'task' lacks its interpolation or extrapolation range.");
-                task = new ArithmeticTask(t.Op, t.Inputs, SampleInterval.Parse(t.Interpolation), SampleInterval.Parse(t.Extrapolation), t.SubsetSize, t.SubsetGap);
+                task = new ArithmeticTask(t.Op, t.Inputs, SampleInterval.Parse(t.Interpolation), SampleInterval.Parse(t.Extrapolation), t.SubsetSize, t.SubsetGap)
+                {
+                    Steps = Math.Max(1, t.Steps),   // absent (0) in every static task's record
+                };
             }
         }
         catch (Exception e) when (e is ArgumentException or FormatException or NotSupportedException)
@@ -292,8 +298,8 @@ public static class Checkpoint
             throw new CheckpointFormatException($"'{path}': invalid metadata: {FirstLine(e.Message)}", e);
         }
 
-        if (task is not null && task.Inputs != arch.Inputs)
-            throw new CheckpointFormatException($"'{path}': the task has {task.Inputs} inputs but the model takes {arch.Inputs}.");
+        if (task is not null && task.SampleInputs != arch.Inputs)
+            throw new CheckpointFormatException($"'{path}': the task has {task.SampleInputs} inputs per sample but the model takes {arch.Inputs}.");
 
         int step = 0;
         if (metadata.TryGetValue("step", out var stepText)

@@ -112,6 +112,20 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <summary>A dense layer with bias.</summary>
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
+    /// <summary>
+    /// <paramref name="cell"/> as a recurrent layer run for <paramref name="steps"/> steps: <c>h_t = cell([x_t, h_{t−1}])</c>
+    /// from <c>h_0 = 0</c>, output <c>h_T</c> (see <see cref="Steps"/>). The cell's widths are its own: it reads
+    /// <c>F + S</c> values (F per step, then the state) and writes the state S, so
+    /// <c>Recurrent(Nac(10 + 2, 2), 10)</c> reads sequences of 10 steps of 10 values and outputs 2.
+    /// </summary>
+    public static LayerSpec Recurrent(LayerSpec cell, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(cell);
+        var layer = cell with { Steps = steps };
+        layer.Validate();
+        return layer;
+    }
+
     /// <summary>A layer of a custom unit (an <see cref="IUnit"/> struct of the caller's own assembly).</summary>
     public static LayerSpec Custom(CustomUnit unit, int inputs, int outputs)
     {
@@ -133,6 +147,23 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         Func<int, int, IReadOnlyList<(string Name, int[] Shape)>>? tensors = null, CustomInitializer? initialize = null)
         where TUnit : struct, IUnit =>
         Custom(Models.CustomUnit.Create(name, create, tensors, initialize), inputs, outputs);
+
+    /// <summary>
+    /// 0 (the default): a feed-forward layer. T ≥ 1: a recurrent layer whose cell (this spec's unit, with its own
+    /// <see cref="Inputs"/> = F + S and <see cref="Outputs"/> = S) runs T steps over a sequence of T·F values
+    /// (<see cref="Kernels.Units.RecurrentUnit{TCell}"/>); the layer reads <see cref="LayerInputs"/> = T·F values and
+    /// writes the last state. Its parameters are the cell's, whatever T.
+    /// </summary>
+    public int Steps { get; init; }
+
+    /// <summary>Whether the layer runs its unit through time (<see cref="Steps"/> ≥ 1).</summary>
+    public bool IsRecurrent => Steps > 0;
+
+    /// <summary>F: the values a recurrent layer reads per step (<see cref="Inputs"/> − <see cref="Outputs"/>); a feed-forward layer's inputs.</summary>
+    public int InputsPerStep => IsRecurrent ? Inputs - Outputs : Inputs;
+
+    /// <summary>The values the layer reads from the previous layer or the data: T·F for a recurrent layer, else <see cref="Inputs"/>.</summary>
+    public int LayerInputs => IsRecurrent ? Steps * (Inputs - Outputs) : Inputs;
 
     /// <summary><see cref="UnitKind.Custom"/> only: the unit (null for every built-in kind).</summary>
     public CustomUnit? CustomUnit { get; init; }
@@ -193,7 +224,9 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public int ParameterCount => Tensors.Sum(t => t.Shape.Aggregate(1, (a, b) => a * b));
 
     /// <summary>Short description, e.g. <c>nalu(100→2)</c>.</summary>
-    public override string ToString() => Kind switch
+    public override string ToString() => IsRecurrent ? $"recurrent[{CellName}, T={Steps}]" : CellName;
+
+    private string CellName => Kind switch
     {
         UnitKind.Custom => $"{CustomUnit?.Name ?? "custom"}({Inputs}→{Outputs})",
         UnitKind.Dense => $"dense-{Activation.ToString().ToLowerInvariant()}({Inputs}→{Outputs})",
@@ -209,6 +242,16 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown unit kind.");
         if (!Enum.IsDefined(Activation))
             throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
+        ArgumentOutOfRangeException.ThrowIfNegative(Steps, nameof(Steps));
+        if (IsRecurrent && Inputs <= Outputs)
+        {
+            throw new ArgumentException(
+                $"A recurrent cell reads [x_t, h_(t-1)]: layer {this} needs more inputs ({Inputs}) than state values ({Outputs}), " +
+                $"e.g. {Outputs + 1} for one value per step.", nameof(Inputs));
+        }
+
+        if (IsRecurrent && (long)Steps * (Inputs - Outputs) > int.MaxValue / 4)
+            throw new ArgumentOutOfRangeException(nameof(Steps), Steps, $"Layer {this}: a sequence of {Steps} steps × {Inputs - Outputs} values is too long for 32-bit indexing.");
         if (Untied && Kind != UnitKind.Nalu)
             throw new ArgumentException($"Only NALU layers can be untied; got {Kind}.");
         if (!INaluRecipe.IsNone && Kind != UnitKind.INalu)
@@ -264,7 +307,16 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     }
 
     /// <summary>The kernel-side unit value.</summary>
-    internal IUnit CreateUnit() => Kind switch
+    internal IUnit CreateUnit()
+    {
+        var cell = CreateCell();
+        if (!IsRecurrent)
+            return cell;
+        var recurrent = typeof(RecurrentUnit<>).MakeGenericType(cell.GetType());
+        return (IUnit)Activator.CreateInstance(recurrent, cell, Steps, 0)!;
+    }
+
+    private IUnit CreateCell() => Kind switch
     {
         UnitKind.Nac => new NacUnit(Inputs, Outputs),
         UnitKind.NacMult => new NacMultUnit(Inputs, Outputs),

@@ -17,10 +17,10 @@ public sealed class ModelArchitecture
         for (int i = 0; i < layers.Count; i++)
         {
             layers[i].Validate();
-            if (i > 0 && layers[i - 1].Outputs != layers[i].Inputs)
+            if (i > 0 && layers[i - 1].Outputs != layers[i].LayerInputs)
             {
                 throw new ArgumentException(
-                    $"Layer {i - 1} ({layers[i - 1]}) has {layers[i - 1].Outputs} outputs but layer {i} ({layers[i]}) has {layers[i].Inputs} inputs.",
+                    $"Layer {i - 1} ({layers[i - 1]}) has {layers[i - 1].Outputs} outputs but layer {i} ({layers[i]}) reads {layers[i].LayerInputs} inputs.",
                     nameof(layers));
             }
         }
@@ -53,7 +53,7 @@ public sealed class ModelArchitecture
     public IReadOnlyList<LayerSpec> Layers { get; }
 
     /// <summary>Input width.</summary>
-    public int Inputs => Layers[0].Inputs;
+    public int Inputs => Layers[0].LayerInputs;
 
     /// <summary>Output width.</summary>
     public int Outputs => Layers[^1].Outputs;
@@ -81,7 +81,7 @@ public sealed class ModelArchitecture
     {
         get
         {
-            string widths = string.Join("→", Layers.Select(l => l.Inputs).Append(Outputs));
+            string widths = string.Join("→", Layers.Select(l => l.LayerInputs).Append(Outputs));
             if (Layers.All(l => l.Kind == UnitKind.Dense))
             {
                 var hidden = Layers.Take(Layers.Count - 1).Select(l => l.Activation).Distinct().ToArray();
@@ -100,6 +100,23 @@ public sealed class ModelArchitecture
 
     /// <summary>e.g. <c>nalu(100→2) → nalu(2→1)</c>.</summary>
     public override string ToString() => string.Join(" → ", Layers);
+
+    /// <summary>Whether any layer runs through time.</summary>
+    public bool IsRecurrent => Layers.Any(l => l.IsRecurrent);
+
+    /// <summary>
+    /// The same model with every recurrent layer run for <paramref name="steps"/> steps: the same parameters (a recurrent
+    /// layer's are its cell's), so a model trained on short sequences is evaluated on longer ones by loading its
+    /// parameters into this architecture.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No layer is recurrent.</exception>
+    public ModelArchitecture WithSteps(int steps)
+    {
+        if (!IsRecurrent)
+            throw new InvalidOperationException($"{this} has no recurrent layer to run for {steps} steps.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        return new ModelArchitecture(Layers.Select(l => l.IsRecurrent ? l with { Steps = steps } : l).ToArray());
+    }
 
     private static IUnit Compose(IReadOnlyList<LayerSpec> layers)
     {

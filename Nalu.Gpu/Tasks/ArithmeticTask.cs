@@ -63,6 +63,32 @@ public sealed record ArithmeticTask
     public static ArithmeticTask Identity(SampleInterval interpolation, SampleInterval extrapolation) =>
         new(ArithmeticOp.Identity, 1, interpolation, extrapolation);
 
+    /// <summary>
+    /// Sequence length T (1, the default: the static task). With T ≥ 2 a sample is a sequence of T vectors of
+    /// <see cref="Inputs"/> values each (step-major, <see cref="SampleInputs"/> in all), every value drawn from the range,
+    /// and a and b are the sums of the two fixed subsets over every step: the recurrent task of Trask et al. §4.1 and
+    /// Madsen &amp; Johansen's <c>simple_function_recurrent</c>. A longer T extrapolates in length, hence in magnitude.
+    /// </summary>
+    public int Steps
+    {
+        get => _steps;
+        init
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(Steps));
+            if ((long)value * Inputs > int.MaxValue / 4)
+                throw new ArgumentOutOfRangeException(nameof(Steps), value, $"{value} steps of {Inputs} inputs are too many values per sample.");
+            _steps = value;
+        }
+    }
+
+    private readonly int _steps = 1;
+
+    /// <summary>Whether samples are sequences (<see cref="Steps"/> ≥ 2).</summary>
+    public bool IsSequence => _steps > 1;
+
+    /// <summary>Values per sample, what a model must read: <see cref="Steps"/> × <see cref="Inputs"/>.</summary>
+    public int SampleInputs => _steps * Inputs;
+
     /// <summary>Operation.</summary>
     public ArithmeticOp Op { get; }
     /// <summary>Input width (100 in the paper's setup).</summary>

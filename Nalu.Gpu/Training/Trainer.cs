@@ -67,13 +67,17 @@ public sealed partial class Trainer : IDisposable
         IReadOnlyList<ArithmeticOp> ops;
         if (task is not null)
         {
-            if (model.Architecture.Inputs != task.Inputs)
-                throw new ArgumentException($"The model takes {model.Architecture.Inputs} inputs but the task has {task.Inputs}.", nameof(task));
+            if (model.Architecture.Inputs != task.SampleInputs)
+            {
+                throw new ArgumentException(task.IsSequence
+                    ? $"The model takes {model.Architecture.Inputs} inputs but the task's sequences have {task.Steps} steps × {task.Inputs} = {task.SampleInputs} values."
+                    : $"The model takes {model.Architecture.Inputs} inputs but the task has {task.Inputs}.", nameof(task));
+            }
             if (model.Architecture.Outputs != 1)
                 throw new ArgumentException($"The arithmetic task has one target; the model has {model.Architecture.Outputs} outputs.", nameof(model));
             ops = _options.Ops ?? Enumerable.Repeat(task.Op, model.Count).ToArray();
             foreach (var op in ops.Distinct())
-                _ = new ArithmeticTask(op, task.Inputs, task.Interpolation, task.Extrapolation, task.SubsetSize, task.SubsetGap);
+                _ = new ArithmeticTask(op, task.Inputs, task.Interpolation, task.Extrapolation, task.SubsetSize, task.SubsetGap) { Steps = task.Steps };
         }
         else
         {
@@ -253,7 +257,7 @@ public sealed partial class Trainer : IDisposable
 
     /// <summary>The arithmetic task's source of <paramref name="stream"/> over <paramref name="range"/>.</summary>
     private static ArithmeticSource Arithmetic(ArithmeticTask task, uint stream, SampleInterval range) =>
-        new(task.Inputs, task.SubsetSize, task.SubsetGap, (int)stream, range.ToDevice());
+        new(task.Inputs, task.SubsetSize, task.SubsetGap, (int)stream, range.ToDevice(), task.Steps);
 
     /// <summary>
     /// Trains <paramref name="steps"/> more steps, evaluating (and recording in <see cref="History"/> and <see cref="Best"/>)

@@ -1,0 +1,225 @@
+using Nalu.Gpu.Devices;
+using Nalu.Gpu.Kernels;
+using Nalu.Gpu.Kernels.Units;
+using Nalu.Gpu.Models;
+using Nalu.Gpu.Tasks;
+using Nalu.Gpu.Training;
+using Xunit;
+
+namespace Nalu.Gpu.Tests;
+
+/// <summary>
+/// Recurrence (<see cref="RecurrentUnit{TCell}"/>): the BPTT reference against finite differences; the unit's float code
+/// against the reference; and whole training runs (the fused kernel on the CPU accelerator and the native path) against a
+/// double-precision Adam loop on the reference, for NAC, NALU and tanh-RNN cells and sequence lengths 1, 2 and 7.
+/// </summary>
+public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClassFixture<CpuFixture>, IClassFixture<NativeFixture>
+{
+    private const int PerStep = 3;
+
+    /// <summary>Cells over [x_t (3), h (2)] → 2: the unit and its double reference.</summary>
+    private static (LayerSpec Spec, ReferenceLayer Reference) Cell(string name) => name switch
+    {
+        "nac" => (LayerSpec.Nac(PerStep + 2, 2), ReferenceLayer.Nac(PerStep + 2, 2)),
+        "nalu" => (LayerSpec.Nalu(PerStep + 2, 2), ReferenceLayer.Nalu(PerStep + 2, 2)),
+        "nau" => (LayerSpec.Nau(PerStep + 2, 2), ReferenceLayer.Nau(PerStep + 2, 2)),
+        "rnn-tanh" => (LayerSpec.Dense(PerStep + 2, 2, Activation.Tanh), ReferenceLayer.Dense(PerStep + 2, 2, ReferenceActivation.Tanh)),
+        _ => throw new ArgumentOutOfRangeException(nameof(name)),
+    };
+
+    public static TheoryData<string, int> Cases()
+    {
+        var data = new TheoryData<string, int>();
+        foreach (string cell in new[] { "nac", "nalu", "nau", "rnn-tanh" })
+        {
+            foreach (int steps in new[] { 1, 2, 7 })
+                data.Add(cell, steps);
+        }
+
+        return data;
+    }
+
+    private static RecurrentReference.CellForward Forward(ReferenceLayer cell, double[] parameters) =>
+        (z, batch) => cell.Forward(parameters, z, batch);
+
+    private static RecurrentReference.CellBackward Backward(ReferenceLayer cell, double[] parameters) =>
+        (z, dy, batch) => cell.Backward(parameters, z, dy, batch);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ReferenceBpttMatchesFiniteDifferences(string name, int steps)
+    {
+        var (_, cell) = Cell(name);
+        int seed = 100 + steps;
+        var rng = new Random(seed);
+        const int batch = 2;
+        // Inputs away from 0, so the NALU's log path stays smooth for the differences.
+        var parameters = FiniteDifferences.Uniform(rng, cell.ParameterCount, -0.6, 0.6);
+        var x = FiniteDifferences.Uniform(rng, batch * steps * PerStep, 0.5, 1.5);
+        FiniteDifferences.Check($"recurrent {name}, T = {steps}", seed, rng, parameters, x,
+            (p, xs) => RecurrentReference.Forward(Forward(cell, p), xs, batch, steps, PerStep, 2, 2),
+            (p, xs, dy) => RecurrentReference.Backward(Forward(cell, p), Backward(cell, p), xs, dy, batch, steps, PerStep, 2, 2));
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void UnitMatchesTheReference(string name, int steps)
+    {
+        var (spec, cell) = Cell(name);
+        var unit = LayerSpec.Recurrent(spec, steps).CreateUnit();
+        Assert.Equal(steps * PerStep, unit.Inputs);
+        Assert.Equal(2, unit.Outputs);
+        var rng = new Random(7 + steps);
+        var parameters = FiniteDifferences.Uniform(rng, unit.ParameterCount, -0.6, 0.6);
+        var x = FiniteDifferences.Uniform(rng, steps * PerStep, 0.5, 1.5);
+        var dy = FiniteDifferences.Uniform(rng, 2, -1, 1);
+        var (y, grad, dx) = RunUnit(unit, parameters, x, dy);
+
+        var p = parameters.Select(v => (double)(float)v).ToArray();
+        var xs = x.Select(v => (double)(float)v).ToArray();
+        var expectedY = RecurrentReference.Forward(Forward(cell, p), xs, 1, steps, PerStep, 2, 2);
+        var (expectedGrad, expectedDx) = RecurrentReference.Backward(Forward(cell, p), Backward(cell, p), xs,
+            dy.Select(v => (double)(float)v).ToArray(), 1, steps, PerStep, 2, 2);
+        Tolerance.AssertClose(expectedY, y, Tolerance.Values, $"{name} T={steps} y");
+        Tolerance.AssertClose(expectedGrad, grad, Tolerance.Gradients, $"{name} T={steps} ∂L/∂parameters");
+        Tolerance.AssertClose(expectedDx, dx, Tolerance.Gradients, $"{name} T={steps} ∂L/∂x");
+    }
+
+    /// <summary>One sample through the unit's float code on plain arrays: y, the finished parameter gradient and ∂L/∂x.</summary>
+    private static (float[] Y, float[] Grad, float[] Dx) RunUnit(IUnit unit, double[] parameters, double[] x, double[] dy) =>
+        (ValueTuple<float[], float[], float[]>)typeof(RecurrentTests).GetMethod(nameof(RunTyped), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+            .MakeGenericMethod(unit.GetType()).Invoke(null, [unit, parameters, x, dy])!;
+
+    private static (float[] Y, float[] Grad, float[] Dx) RunTyped<TUnit>(TUnit unit, double[] parameters, double[] x, double[] dy)
+        where TUnit : struct, IUnit
+    {
+        var p = new ArrayMemory(parameters.Select(v => (float)v).ToArray());
+        var cache = new ArrayMemory(new float[Math.Max(1, unit.CacheCount)]);
+        var xs = new ArrayMemory(x.Select(v => (float)v).ToArray());
+        var y = new float[unit.Outputs];
+        var saved = new ArrayMemory(Enumerable.Repeat(float.NaN, unit.SavedCount).ToArray());   // nothing may read unwritten scratch
+        var grad = new float[unit.ParameterCount];
+        var dx = Enumerable.Repeat(float.NaN, unit.Inputs).ToArray();
+        for (int e = 0; e < unit.ElementCount; e++)
+            unit.PrepareCache(e, p, 0, cache, 0);
+        unit.Forward(default, p, 0, cache, 0, xs, 0, new ArrayMemory(y), 0, saved, 0);
+        unit.Backward(default, p, 0, cache, 0, xs, 0, saved, 0, new ArrayMemory(dy.Select(v => (float)v).ToArray()), 0,
+            new ArrayMemory(grad), 0, true, new ArrayMemory(dx), 0);
+        for (int e = 0; e < unit.ElementCount; e++)
+            unit.FinishGradient(e, p, 0, new ArrayMemory(grad), 0);
+        return (y, grad, dx);
+    }
+
+    /// <summary>
+    /// A recurrent cell and a NAC readout trained for 6 Adam steps on the recurrent task (sequences of T steps of 3
+    /// values, a and b summed over every step), by the trainer, against the same training in double on the references.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void TrainingMatchesTheReferenceOnTheCpuAcceleratorAndTheNativePath(string name, int steps)
+    {
+        var (spec, cell) = Cell(name);
+        var architecture = new ModelArchitecture([LayerSpec.Recurrent(spec, steps), LayerSpec.Nac(2, 1)]);
+        var task = new ArithmeticTask(ArithmeticOp.Add, PerStep, subsetSize: 1, subsetGap: 1) { Steps = steps };
+        const int seed = 3, batch = 5, trainSteps = 6;
+        var optimizer = OptimizerOptions.Adam(1e-2f);
+        var expected = ReferenceTraining(architecture, cell, task, seed, batch, trainSteps, optimizer.ToSettings());
+        foreach (var device in new[] { cpu.Device, native.Device })
+        {
+            using var model = new Model(device, architecture, [seed]);
+            using var trainer = new Trainer(model, task, new TrainerOptions
+            {
+                Batch = batch, EvaluateEvery = 0, StepsPerLaunch = 4, Optimizer = optimizer, Threads = 2,
+            });
+            trainer.Train(trainSteps);
+            Tolerance.AssertClose(expected, model.GetParameters(), (1e-5, 1e-3), $"{name} T={steps} on {device.Kind}");
+        }
+    }
+
+    private static double[] ReferenceTraining(
+        ModelArchitecture architecture, ReferenceLayer cell, ArithmeticTask task, int seed, int batch, int steps, OptimizerSettings settings)
+    {
+        var readout = ReferenceLayer.Nac(2, 1);
+        var parameters = architecture.Initialize(seed).Select(v => (double)v).ToArray();
+        var state = new double[2 * parameters.Length];
+        int cellCount = cell.ParameterCount, t = task.Steps;
+        for (int step = 0; step < steps; step++)
+        {
+            var (x, targets) = Sequences(task, seed, step, batch);
+            var pc = parameters.AsSpan(0, cellCount).ToArray();
+            var pr = parameters.AsSpan(cellCount).ToArray();
+            var h = RecurrentReference.Forward(Forward(cell, pc), x, batch, t, PerStep, 2, 2);
+            var y = readout.Forward(pr, h, batch);
+            var dy = new double[batch];
+            for (int b = 0; b < batch; b++)
+                dy[b] = 2 * (y[b] - targets[b]) / batch;
+            var (gr, dh) = readout.Backward(pr, h, dy, batch);
+            var (gc, _) = RecurrentReference.Backward(Forward(cell, pc), Backward(cell, pc), x, dh, batch, t, PerStep, 2, 2);
+            OptimizerReference.Step(settings, settings.LearningRate, step, [.. gc, .. gr], parameters, state);
+            if (cell.Kind == ReferenceUnitKind.Nau)
+            {
+                for (int k = 0; k < cellCount; k++)
+                    parameters[k] = Math.Clamp(parameters[k], -1, 1);
+            }
+        }
+
+        return parameters;
+    }
+
+    /// <summary>Step <paramref name="step"/>'s training batch of the recurrent task, drawn with the library's generator.</summary>
+    private static (double[] X, double[] Targets) Sequences(ArithmeticTask task, int seed, int step, int batch)
+    {
+        var x = new float[batch * task.SampleInputs];
+        var targets = new double[batch];
+        var range = task.Interpolation.ToDevice();
+        int first = ArithmeticTaskMath.SubsetOffset(seed, task.Inputs, task.SubsetSize, task.SubsetGap);
+        ulong key = CounterRng.Key((uint)seed, CounterRng.TrainStream);
+        for (int b = 0; b < batch; b++)
+        {
+            targets[b] = ArithmeticTaskMath.GenerateWithKey((int)task.Op, task.Inputs, task.SubsetSize, task.SubsetGap, range, first, key,
+                (uint)step, b, new ArrayMemory(x), b * task.SampleInputs, task.Steps);
+        }
+
+        return (x.Select(v => (double)v).ToArray(), targets);
+    }
+
+    [Fact]
+    public void ASequenceTargetIsTheSumOfTheSubsetsOverEveryStep()
+    {
+        var task = new ArithmeticTask(ArithmeticOp.Sub, 4, subsetSize: 1, subsetGap: 2) { Steps = 5 };
+        var (x, targets) = Sequences(task, seed: 9, step: 0, batch: 3);
+        int first = task.SubsetOffset(9);
+        for (int b = 0; b < 3; b++)
+        {
+            double a = 0, c = 0;
+            for (int t = 0; t < 5; t++)
+            {
+                a += x[b * 20 + t * 4 + first];
+                c += x[b * 20 + t * 4 + first + 2];
+            }
+
+            Assert.Equal(a - c, targets[b], 4);
+        }
+    }
+
+    [Fact]
+    public void LongerSequencesKeepTheParametersAndRefuseNonsense()
+    {
+        var architecture = new ModelArchitecture([LayerSpec.Recurrent(LayerSpec.Nac(12, 2), 10), LayerSpec.Nac(2, 1)]);
+        Assert.Equal(100, architecture.Inputs);
+        var longer = architecture.WithSteps(1000);
+        Assert.Equal(10_000, longer.Inputs);
+        Assert.Equal(architecture.ParameterCount, longer.ParameterCount);
+        Assert.Throws<ArgumentOutOfRangeException>(() => architecture.WithSteps(0));
+        Assert.Throws<InvalidOperationException>(() => ModelArchitecture.Uniform(UnitKind.Nac, 4, 2, 1).WithSteps(3));
+        var error = Assert.Throws<ArgumentException>(() => LayerSpec.Recurrent(LayerSpec.Nac(2, 2), 10));
+        Assert.Contains("more inputs", error.Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => LayerSpec.Recurrent(LayerSpec.Nac(3, 2), -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ArithmeticTask(ArithmeticOp.Add, 10) { Steps = 0 });
+        // A task whose sequences do not match the model's.
+        using var device = NaluDevice.Create(DeviceKind.Native);
+        using var model = new Model(device, architecture, [1]);
+        var mismatch = Assert.Throws<ArgumentException>(() => new Trainer(model, new ArithmeticTask(ArithmeticOp.Add, 10) { Steps = 9 }));
+        Assert.Contains("9 steps", mismatch.Message);
+    }
+}
