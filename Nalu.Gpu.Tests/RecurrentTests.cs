@@ -202,6 +202,55 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
         }
     }
 
+    /// <summary>
+    /// The exact recurrent NAC (input weights on the two subsets, the identity on the state, a NAC readout adding the two
+    /// sums) trained on nothing: its test MSE on sequences of 1,000 steps is far below the success threshold, on both paths.
+    /// The same weights with the state's weight 0.99 instead of 1 are far above it: extrapolation in length needs W_h = 1.
+    /// </summary>
+    [Theory]
+    [InlineData(1.0, true)]
+    [InlineData(0.99, false)]
+    public void TheExactRecurrentNacExtrapolatesToLongSequences(double stateWeight, bool solves)
+    {
+        const int f = 10, steps = 1000;
+        var task = new ArithmeticTask(ArithmeticOp.Add, f, subsetSize: 3, subsetGap: 3) { Steps = steps };
+        var architecture = new ModelArchitecture([LayerSpec.Recurrent(LayerSpec.Nac(f + 2, 2), steps), LayerSpec.Nac(2, 1)]);
+        int seed = 4, first = task.SubsetOffset(seed);
+        // W = tanh(Ŵ)·σ(M̂): Ŵ = M̂ = 20 gives 1 in float; M̂ = −20 gives 2e-9; the state weight solves tanh(Ŵ)·σ(20) = w.
+        var values = new float[architecture.ParameterCount];
+        int cellWeights = 2 * (f + 2);
+        void Set(int matrixOffset, int matrixSize, int index, double weight)
+        {
+            values[matrixOffset + index] = weight >= 1 ? 20f : (float)Math.Atanh(weight);
+            values[matrixOffset + matrixSize + index] = weight == 0 ? -20f : 20f;
+        }
+
+        for (int o = 0; o < 2; o++)
+        {
+            for (int i = 0; i < f + 2; i++)
+            {
+                bool inSubset = i < f && i >= first + 3 * o && i < first + 3 * o + 3;
+                bool state = i == f + o;
+                Set(0, cellWeights, o * (f + 2) + i, inSubset ? 1 : state ? stateWeight : 0);
+            }
+        }
+
+        int readout = 2 * cellWeights;
+        Set(readout, 2, 0, 1);
+        Set(readout, 2, 1, 1);
+        double threshold = Nalu.Gpu.Experiments.ArithmeticExperiment.Threshold(task, 1e-5, 2000);
+        foreach (var device in new[] { native.Device, cpu.Device })
+        {
+            using var model = new Model(device, architecture, [seed]);
+            model.SetParameters(values);
+            using var trainer = new Trainer(model, task, new TrainerOptions { EvaluateEvery = 0, ValidationSamples = 8, TestSamples = 64 });
+            double test = trainer.Evaluate().Extrapolation[0];
+            Assert.True(double.IsFinite(test), $"{device.Kind}: test MSE {test}");
+            Assert.True(solves ? test < threshold : test > 1000 * threshold,
+                $"{device.Kind}: state weight {stateWeight}: test MSE {test:G3} against the threshold {threshold:G3}");
+        }
+    }
+
     [Fact]
     public void LongerSequencesKeepTheParametersAndRefuseNonsense()
     {
@@ -221,5 +270,57 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
         using var model = new Model(device, architecture, [1]);
         var mismatch = Assert.Throws<ArgumentException>(() => new Trainer(model, new ArithmeticTask(ArithmeticOp.Add, 10) { Steps = 9 }));
         Assert.Contains("9 steps", mismatch.Message);
+    }
+}
+
+/// <summary><c>nalu experiment recurrent</c>: a tiny run writes its files and table; bad options exit 2 and write nothing.</summary>
+public sealed class ExperimentRecurrentCliTests
+{
+    [Fact]
+    public void ATinyRunWritesTheTableWithTheSequenceLengths()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"nalu-recurrent-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, stdout, stderr) = CliTests.RunCli("experiment", "recurrent", "--units", "nac,lstm", "--ops", "add", "--seeds", "2",
+                "--steps", "40", "--eval-every", "20", "--eval-samples", "16", "--threshold-samples", "64", "--sequence", "3",
+                "--test-sequence", "12", "--device", "native", "--out", dir);
+            Assert.True(code == 0, stderr + stdout);
+            Assert.Contains("Recurrent arithmetic benchmark", stdout);
+            var lines = File.ReadAllLines(Path.Combine(dir, "results.jsonl"));
+            Assert.Equal(4, lines.Length);
+            Assert.All(lines, l => Assert.Contains("\"sequence\":3", l));
+            Assert.All(lines, l => Assert.Contains("\"testSequence\":12", l));
+            Assert.Contains("tested on 12", File.ReadAllText(Path.Combine(dir, "table.md")));
+            Assert.Contains("--sequence 3 --test-sequence 12", File.ReadAllText(Path.Combine(dir, "table.md")));
+        }
+        finally
+        {
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Theory]
+    [InlineData("--sequence", "0")]
+    [InlineData("--sequence", "-3")]
+    [InlineData("--test-sequence", "5")]          // shorter than the training sequences (10)
+    [InlineData("--units", "lstm,nac", "--sequence", "1")]   // an LSTM on the static task
+    public void BadOptionsExitTwoAndWriteNothing(params string[] options)
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"nalu-recurrent-bad-{Guid.NewGuid():N}");
+        var (code, _, stderr) = CliTests.RunCli(["experiment", "recurrent", "--device", "native", "--out", dir, .. options]);
+        Assert.Equal(2, code);
+        Assert.StartsWith("error:", stderr.TrimStart());
+        Assert.False(Directory.Exists(dir), "a refused run must not create its output folder");
+    }
+
+    [Fact]
+    public void TheStaticExperimentRefusesATestSequenceWithoutASequence()
+    {
+        var (code, _, stderr) = CliTests.RunCli("experiment", "arithmetic", "--test-sequence", "100", "--device", "native", "--out",
+            Path.Combine(Path.GetTempPath(), $"nalu-x-{Guid.NewGuid():N}"));
+        Assert.Equal(2, code);
+        Assert.Contains("--test-sequence", stderr);
     }
 }

@@ -16,7 +16,7 @@ namespace Nalu.Gpu.Bench.Cli;
 [Verb(VerbName, HelpText = "Experiment 2, the static arithmetic benchmark: units × ops × seeds × range pairs, each model judged at its best " +
     "validation step; success rates with Wilson intervals, solved-at step, sparsity and relative error. Resumable (results.jsonl) and " +
     "splittable (--shard K/N, then 'experiment merge'). Also spelled 'nalu experiment arithmetic'.")]
-public sealed class ExperimentArithmeticOptions : RegularizedOptions
+public class ExperimentArithmeticOptions : RegularizedOptions
 {
     public const string VerbName = "experiment-arithmetic";
 
@@ -97,8 +97,17 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
     [Option("shard", Default = "0/1", HelpText = "Run share K of N (0 <= K < N) of the grid: the models whose index in the canonical order (range pair, unit, op, seed) is K modulo N.")]
     public string Shard { get; set; } = "0/1";
 
-    [Option("out", Default = "results/arithmetic", HelpText = "Output folder: results.jsonl (one line per finished model; a rerun skips those), table.md, table.csv, table.json, success.png.")]
+    [Option("out", HelpText = "Output folder: results.jsonl (one line per finished model; a rerun skips those), table.md, table.csv, table.json, success.png. Default results/arithmetic (results/recurrent for experiment recurrent).")]
     public string Out { get; set; } = "results/arithmetic";
+
+    [Option("sequence", HelpText = "Training sequence length T: 2 or more runs the recurrent task (each layer-1 unit a recurrent cell over [x_t, h]; a, b summed over T steps of --inputs values). Default 1 (static); 10 for experiment recurrent.")]
+    public int? Sequence { get; set; }
+
+    [Option("test-sequence", HelpText = "Recurrent task: the test's sequence length, at least --sequence (default 1000, Madsen & Johansen's; 100 with --quick). The test extrapolates in length, on the extrapolation range (experiment recurrent: U[1,2], the training range).")]
+    public int? TestSequence { get; set; }
+
+    /// <summary>Whether this verb is <c>experiment recurrent</c>, whose defaults are the recurrent task's.</summary>
+    internal virtual bool RecurrentVerb => false;
 
     [Option("quick", HelpText = "A ~1 minute preset on 2 idle cores: a 10-input task with non-overlapping 3-input subsets, 10 seeds, 20000 steps at lr 0.01, 1000-sample evaluation sets; the presets' schedules scaled by 0.005 and the NMU presets' λ̂ 10 lowered to 0.1, unless a regulariser option is given. Explicit options override it.")]
     public bool Quick { get; set; }
@@ -125,15 +134,24 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
     /// <exception cref="UsageException">A bad value, naming the option.</exception>
     internal ArithmeticSettings BuildSettings()
     {
-        int steps = Steps ?? (Quick ? QuickSteps : DefaultSteps);
-        int seeds = Seeds ?? (Quick ? QuickSeeds : DefaultSeeds);
+        int sequence = Sequence ?? (RecurrentVerb ? ExperimentRecurrentOptions.DefaultSequence : 1);
+        if (sequence < 1)
+            throw new UsageException($"--sequence {sequence} must be at least 1 (1: the static task).");
+        bool recurrent = sequence > 1;
+        if (TestSequence is { } t && !recurrent)
+            throw new UsageException($"--test-sequence {t} needs the recurrent task: give --sequence 2 or more.");
+        int testSequence = TestSequence ?? (!recurrent ? 0 : Quick ? ExperimentRecurrentOptions.QuickTestSequence : ExperimentRecurrentOptions.DefaultTestSequence);
+        if (recurrent && testSequence < sequence)
+            throw new UsageException($"--test-sequence {testSequence} is shorter than --sequence {sequence}: the test extrapolates to longer sequences.");
+        int steps = Steps ?? (Quick ? (recurrent ? ExperimentRecurrentOptions.QuickRecurrentSteps : QuickSteps) : DefaultSteps);
+        int seeds = Seeds ?? (Quick ? (recurrent ? ExperimentRecurrentOptions.QuickRecurrentSeeds : QuickSeeds) : DefaultSeeds);
         int evalEvery = EvalEvery ?? (Quick ? QuickEvalEvery : DefaultEvalEvery);
-        int evalSamples = EvalSamples ?? (Quick ? QuickEvalSamples : 10_000);
+        int evalSamples = EvalSamples ?? (Quick ? QuickEvalSamples : recurrent ? ExperimentRecurrentOptions.DefaultEvalSamples : 10_000);
         float lr = LearningRate ?? (Quick ? QuickLearningRate : 1e-3f);
-        int thresholdSamples = ThresholdSamples ?? (Quick ? QuickThresholdSamples : 1_000_000);
-        int inputs = Inputs ?? (Quick ? QuickInputs : 100);
-        int subset = Subset ?? (Quick ? QuickSubset : 25);
-        int gap = Gap ?? (Quick ? QuickGap : 13);
+        int thresholdSamples = ThresholdSamples ?? (recurrent ? ExperimentRecurrentOptions.DefaultThresholdSamples : Quick ? QuickThresholdSamples : 1_000_000);
+        int inputs = Inputs ?? (Quick || recurrent ? QuickInputs : 100);
+        int subset = Subset ?? (Quick || recurrent ? QuickSubset : 25);
+        int gap = Gap ?? (Quick ? QuickGap : recurrent ? ExperimentRecurrentOptions.DefaultGap : 13);
         if (steps < 1)
             throw new UsageException($"--steps {steps} must be at least 1.");
         if (seeds < 1)
@@ -161,7 +179,8 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
         if (CheckpointEvery < 0)
             throw new UsageException($"--checkpoint-every {CheckpointEvery} must be ≥ 0 (0: no checkpoints).");
         var (shard, shards) = ParseShard(Shard);
-        var units = ParseList(Units, ArithmeticUnit.Defaults, ArithmeticUnit.Parse, u => u.Name, "--units");
+        var units = ParseList(Units, !recurrent ? ArithmeticUnit.Defaults : Quick ? ExperimentRecurrentOptions.QuickUnits : ArithmeticUnit.RecurrentDefaults,
+            ArithmeticUnit.Parse, u => u.Name, "--units");
         var overrides = RegularizerOverrides();
         if (overrides is not null && units.All(u => u.Preset is null))
         {
@@ -177,13 +196,22 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
         var settings = new ArithmeticSettings
         {
             Units = units.Select(u => u.WithOverrides(overrides ?? QuickOverrides(u))).Select(u => INaluRecipeGiven ? u.WithINaluRecipe(inaluLayer, inaluLoop) : u).ToArray(),
-            Ops = ParseList(Ops, ArithmeticSettings.AllOps, ArithmeticExperiment.ParseOp, ArithmeticExperiment.OpName, "--ops"),
-            Ranges = ParseRanges(Ranges),
+            Ops = ParseList(Ops, recurrent && Quick ? ExperimentRecurrentOptions.QuickOps : ArithmeticSettings.AllOps, ArithmeticExperiment.ParseOp, ArithmeticExperiment.OpName, "--ops"),
             Seeds = seeds, FirstSeed = Seed, Steps = steps, Batch = Batch, LearningRate = lr, EvalEvery = evalEvery,
             EvalSamples = evalSamples, Inputs = inputs, SubsetSize = inputs == 2 ? 1 : subset, SubsetGap = inputs == 2 ? 1 : gap, Epsilon = Epsilon, ThresholdSamples = thresholdSamples,
             ShardIndex = shard, ShardCount = shards,
+            Ranges = ParseRanges(Ranges, recurrent),
+            Sequence = sequence, TestSequence = testSequence,
         };
-        settings.Validate();
+        try
+        {
+            settings.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(Program.Clean(e));
+        }
+
         return settings;
     }
 
@@ -224,10 +252,10 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
         return list;
     }
 
-    private static IReadOnlyList<RangePair> ParseRanges(string? text)
+    private static IReadOnlyList<RangePair> ParseRanges(string? text, bool recurrent)
     {
         if (text is null)
-            return [RangePair.Default];
+            return [recurrent ? RangePair.Recurrent : RangePair.Default];
         try
         {
             var list = RangePair.ParseList(text);
@@ -264,7 +292,7 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
         var inv = CultureInfo.InvariantCulture;
         var parts = new List<string>
         {
-            "nalu experiment arithmetic",
+            RecurrentVerb ? "nalu experiment recurrent" : "nalu experiment arithmetic",
             $"--units {string.Join(",", s.Units.Select(u => u.Name))}",
             $"--ops {string.Join(",", s.Ops.Select(ArithmeticExperiment.OpName))}",
             $"--ranges '{string.Join(";", s.Ranges)}'",
@@ -283,6 +311,8 @@ public sealed class ExperimentArithmeticOptions : RegularizedOptions
         if (s.Epsilon != 1e-5)
             parts.Add($"--epsilon {s.Epsilon.ToString("G", inv)}");
         parts.Add($"--threshold-samples {s.ThresholdSamples}");
+        if (s.IsRecurrent || RecurrentVerb)
+            parts.Add($"--sequence {s.Sequence}{(s.IsRecurrent ? $" --test-sequence {s.TestLength}" : "")}");
         // --quick's regulariser settings differ by preset, and no option spells that; every other setting is written out,
         // so --quick itself reproduces them (it changes nothing an explicit option here sets).
         string regularizer = Quick && RegularizerOverrides() is null ? "--quick"
@@ -357,8 +387,11 @@ internal static class ExperimentArithmeticCommand
 
         if (!o.Quiet)
         {
-            log.WriteLine($"Static arithmetic benchmark: {settings.Units.Count} unit(s) × {settings.Ops.Count} op(s) × {settings.Ranges.Count} range pair(s) " +
-                $"× {settings.Seeds} seed(s) = {grid.Count} models of {settings.Inputs}→{settings.Hidden}→1; Adam lr {settings.LearningRate.ToString("G", CultureInfo.InvariantCulture)}, " +
+            string models = settings.IsRecurrent
+                ? $"recurrent models ({settings.Inputs} values per step, hidden {settings.Hidden}, trained on {settings.Sequence} steps, tested on {settings.TestLength})"
+                : $"models of {settings.Inputs}→{settings.Hidden}→1";
+            log.WriteLine($"{(settings.IsRecurrent ? "Recurrent" : "Static")} arithmetic benchmark: {settings.Units.Count} unit(s) × {settings.Ops.Count} op(s) × {settings.Ranges.Count} range pair(s) " +
+                $"× {settings.Seeds} seed(s) = {grid.Count} {models}; Adam lr {settings.LearningRate.ToString("G", CultureInfo.InvariantCulture)}, " +
                 $"batch {settings.Batch}, {settings.Steps} steps, evaluated every {settings.EvalEvery} steps on {settings.EvalSamples} + {settings.EvalSamples} samples.");
             var deviations = settings.Deviations();
             if (deviations.Count > 0)
@@ -437,6 +470,7 @@ internal static class ExperimentArithmeticCommand
         SubsetSize = s.SubsetSize, SubsetGap = s.SubsetGap, Steps = s.Steps,
         Batch = s.Batch, LearningRate = s.LearningRate, EvalEvery = s.EvalEvery, EvalSamples = s.EvalSamples, Epsilon = s.Epsilon,
         ThresholdSamples = s.ThresholdSamples,
+        Sequence = s.IsRecurrent ? s.Sequence : null, TestSequence = s.IsRecurrent ? s.TestLength : null,
     };
 
     private static void Train(NaluDevice device, ArithmeticSettings settings, IReadOnlyList<GridItem> pending,
@@ -553,11 +587,17 @@ internal static class ExperimentArithmeticCommand
     {
         var inv = CultureInfo.InvariantCulture;
         string Values<T>(Func<ModelRecord, T> f) => string.Join(" / ", records.Select(f).Distinct().Select(v => Convert.ToString(v, inv)));
+        bool recurrent = records.Any(r => r.Sequence is not null);
+        string title = recurrent ? "# Recurrent arithmetic benchmark" : "# Static arithmetic benchmark";
         if (records.Count == 0)
-            return $"# Static arithmetic benchmark\n\n{source}\n\nNo results yet.";
-        return "# Static arithmetic benchmark\n\n" +
+            return $"{title}\n\n{source}\n\nNo results yet.";
+        string models = recurrent
+            ? $"recurrent models (cell over {Values(r => r.Inputs)} values per step and a state of {Values(r => r.Hidden)}, then a readout), trained on sequences of " +
+              $"{Values(r => r.Sequence)} steps and tested on {Values(r => r.TestSequence)}"
+            : $"models of {Values(r => r.Inputs)}→{Values(r => r.Hidden)}→1";
+        return $"{title}\n\n" +
             $"{source}\n\n" +
-            $"{records.Count} models of {Values(r => r.Inputs)}→{Values(r => r.Hidden)}→1 (a, b: sums of {Values(r => r.SubsetSize)} inputs, " +
+            $"{records.Count} {models} (a, b: sums of {Values(r => r.SubsetSize)} inputs, " +
             $"{Values(r => r.SubsetGap)} apart); {Values(r => r.Steps)} Adam steps (lr {Values(r => r.LearningRate)}, batch {Values(r => r.Batch)}), " +
             $"evaluated every {Values(r => r.EvalEvery)} steps and at step 0 on {Values(r => r.EvalSamples)} validation + {Values(r => r.EvalSamples)} test samples; " +
             $"each model judged at its best-validation step; threshold ε = {Values(r => r.Epsilon)} ({Values(r => r.ThresholdSamples)} Monte Carlo samples)." +
@@ -576,7 +616,10 @@ internal static class ExperimentArithmeticCommand
         var inv = CultureInfo.InvariantCulture;
         string Values<T>(Func<ModelRecord, T> f) => string.Join("/", records.Select(f).Distinct().Select(v => Convert.ToString(v, inv)));
         int seeds = records.GroupBy(r => r.Group).Select(g => g.Count()).DefaultIfEmpty(0).Max();
-        return $"Static arithmetic, {Values(r => r.Inputs)}→{Values(r => r.Hidden)}→1: success rate over {(seeds == 1 ? "1 seed" : $"up to {seeds} seeds")} " +
+        string task = records.Any(r => r.Sequence is not null)
+            ? $"Recurrent arithmetic, T = {Values(r => r.Sequence)} → {Values(r => r.TestSequence)}"
+            : $"Static arithmetic, {Values(r => r.Inputs)}→{Values(r => r.Hidden)}→1";
+        return $"{task}: success rate over {(seeds == 1 ? "1 seed" : $"up to {seeds} seeds")} " +
             $"({Values(r => r.Steps.ToString("N0", inv))} Adam steps, lr {Values(r => r.LearningRate)})";
     }
 
@@ -613,4 +656,48 @@ internal static class ExperimentArithmeticCommand
 
     private static string Number(double value) =>
         double.IsNaN(value) ? "NaN" : value is >= 1e4 or (< 0.1 and > 0) ? value.ToString("0.0e0", CultureInfo.InvariantCulture) : value.ToString("0.0", CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// <c>nalu experiment recurrent</c>: the arithmetic experiment's engine, files, table, resume and shards on the recurrent
+/// task (Trask et al. §4.1 and Table 1's recurrent column; Madsen &amp; Johansen's <c>simple_function_recurrent</c>): each
+/// unit's first layer is a recurrent cell, trained on short sequences and tested on much longer ones.
+/// </summary>
+[Verb(VerbName, HelpText = "Experiment 3, the recurrent arithmetic task: each unit as a recurrent cell over [x_t, h] (then its readout layer), " +
+    "trained on sequences of --sequence steps of --inputs values (a, b summed over every step) and tested on --test-sequence steps; " +
+    "the arithmetic experiment's success criterion, files, resume and shards. Also spelled 'nalu experiment recurrent'.")]
+public sealed class ExperimentRecurrentOptions : ExperimentArithmeticOptions
+{
+    public new const string VerbName = "experiment-recurrent";
+
+    /// <summary>Madsen &amp; Johansen's recurrent protocol: sequences of 10 in training, 1,000 in the test.</summary>
+    public const int DefaultSequence = 10, DefaultTestSequence = 1000;
+
+    /// <summary>
+    /// The --quick preset's test length (10× the training length, the issue's bar) and steps: on 2 idle cores a minute or two.
+    /// </summary>
+    public const int QuickTestSequence = 100, QuickRecurrentSteps = 20_000, QuickRecurrentSeeds = 5;
+
+    /// <summary>The --quick units: the NAC and NAU cells against the tanh RNN and the LSTM (the full run adds the NALU).</summary>
+    public static readonly IReadOnlyList<ArithmeticUnit> QuickUnits =
+        [ArithmeticUnit.Parse("nac"), ArithmeticUnit.Parse("nau"), ArithmeticUnit.Parse("rnn-tanh"), ArithmeticUnit.Parse("lstm")];
+
+    /// <summary>The --quick ops: + and −, what a recurrent accumulator is for (the full run has all six).</summary>
+    public static readonly IReadOnlyList<Nalu.Gpu.Tasks.ArithmeticOp> QuickOps = [Nalu.Gpu.Tasks.ArithmeticOp.Add, Nalu.Gpu.Tasks.ArithmeticOp.Sub];
+
+    /// <summary>Test samples of a full run: 1,000 sequences of 1,000 steps (10 million values per model and evaluation).</summary>
+    public const int DefaultEvalSamples = 1000;
+
+    /// <summary>Monte Carlo samples of the threshold: 10,000 sequences (10⁸ draws at T = 1000; the sums concentrate).</summary>
+    public const int DefaultThresholdSamples = 10_000;
+
+    /// <summary>
+    /// Subsets 2 apart (3 values each, overlapping by 1 of the 10 per step): Madsen &amp; Johansen's 25 % subsets with a 50 %
+    /// overlap, rounded. --quick uses non-overlapping subsets, as the static --quick does.
+    /// </summary>
+    public const int DefaultGap = 2;
+
+    public ExperimentRecurrentOptions() => Out = "results/recurrent";
+
+    internal override bool RecurrentVerb => true;
 }

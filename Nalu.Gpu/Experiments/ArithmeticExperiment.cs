@@ -59,6 +59,42 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
         new("mlp-relu6", UnitKind.Dense, Activation.Relu6), new("mlp-linear", UnitKind.Dense, Activation.Linear),
     ];
 
+    /// <summary>
+    /// The model of this unit for the settings' task: <see cref="Architecture(int, int)"/> for the static task; for the
+    /// recurrent task the same two layers with the first one a recurrent cell over <c>[x_t, h_{t−1}]</c>
+    /// (<c>Inputs + Hidden → Hidden</c>, run for <see cref="ArithmeticSettings.Sequence"/> steps from <c>h_0 = 0</c>), as
+    /// Madsen &amp; Johansen's <c>SimpleFunctionRecurrentNetwork</c>: a NAC cell then a NAC, a NALU cell then a NALU, an
+    /// MLP unit's dense cell (with its activation: <c>mlp-tanh</c> is the tanh RNN) then a linear layer.
+    /// </summary>
+    public ModelArchitecture Architecture(ArithmeticSettings s)
+    {
+        ArgumentNullException.ThrowIfNull(s);
+        if (Kind == UnitKind.Lstm)
+        {
+            // The LSTM baseline (Madsen & Johansen's): an LSTM layer, then a linear readout of its last h.
+            if (!s.IsRecurrent)
+                throw new ArgumentException("The lstm unit runs through time: use it in the recurrent task (experiment recurrent, or --sequence 2 or more).");
+            return new ModelArchitecture([LayerSpec.Lstm(s.Inputs, s.Hidden, s.Sequence), LayerSpec.Dense(s.Hidden, 1, Activation.Linear)]);
+        }
+
+        if (!s.IsRecurrent)
+            return Architecture(s.Inputs, s.Hidden);
+        var layers = Architecture(s.Inputs + s.Hidden, s.Hidden).Layers.ToArray();
+        if (layers.Length != 2)
+            throw new ArgumentException($"Unit {Name}: a recurrent model needs a two-layer unit (cell, then readout); it has {layers.Length} layers.");
+        layers[0] = LayerSpec.Recurrent(layers[0], s.Sequence);
+        return new ModelArchitecture(layers);
+    }
+
+    /// <summary>
+    /// Default units of the recurrent task: the NAC and NALU cells (Trask et al.'s), Madsen &amp; Johansen's NAU→NMU, and the
+    /// tanh RNN baseline (a dense tanh cell, then a linear readout).
+    /// </summary>
+    public static readonly IReadOnlyList<ArithmeticUnit> RecurrentDefaults =
+    [
+        new("nac", UnitKind.Nac), Parse("nau"), new("nalu", UnitKind.Nalu), Parse("rnn-tanh"), Parse("lstm"),
+    ];
+
     /// <summary>The model <c>inputs → hidden → 1</c> of this unit; an MLP's hidden layer has the activation, its output layer none.</summary>
     public ModelArchitecture Architecture(int inputs, int hidden)
     {
@@ -109,12 +145,17 @@ public sealed record ArithmeticUnit(string Name, UnitKind Kind, Activation Activ
                 return new("nmru", UnitKind.Nmru);
             case "snmu":
                 return new("snmu", UnitKind.Snmu);
+            case "lstm":
+                return new("lstm", UnitKind.Lstm);
+            case "rnn-tanh" or "rnn-relu":
+                // The recurrent baselines' names: a dense cell with the activation, then a linear readout (mlp-tanh, mlp-relu).
+                return new(name, UnitKind.Dense, name == "rnn-tanh" ? Activation.Tanh : Activation.Relu);
         }
 
         string activation = name.StartsWith("mlp-", StringComparison.Ordinal) ? name[4..] : name;
         if (!ActivationNames.TryGetValue(activation.Replace("_", "-"), out var act))
         {
-            throw new FormatException($"'{text}' is not a unit: use nac, nac-mult, nalu, nalu-untied, nalu-gate, nmu, snmu, npu, realnpu, nmru, " +
+            throw new FormatException($"'{text}' is not a unit: use nac, nac-mult, nalu, nalu-untied, nalu-gate, nmu, snmu, npu, realnpu, nmru, lstm, rnn-tanh, rnn-relu, " +
                 $"a preset ({string.Join(", ", ModelPresets.All.Select(p => p.Name))}) or mlp-ACTIVATION " +
                 $"with ACTIVATION one of {string.Join(", ", ActivationNames.Keys)}.");
         }
@@ -137,6 +178,9 @@ public sealed record RangePair(SampleInterval Interpolation, SampleInterval Extr
 {
     /// <summary>The reference pair U[1,2] → U[2,6].</summary>
     public static readonly RangePair Default = new(new SampleInterval(1f, 2f), new SampleInterval(2f, 6f));
+
+    /// <summary>The recurrent task's default, U[1,2] for training and test: its test extrapolates in length, not in range.</summary>
+    public static readonly RangePair Recurrent = new(new SampleInterval(1f, 2f), new SampleInterval(1f, 2f));
 
     /// <summary>Text form <c>1:2=2:6</c> (a union is <c>-2:2=-6:-2,2:6</c>).</summary>
     public override string ToString() => $"{Interpolation}={Extrapolation}";
@@ -204,6 +248,19 @@ public sealed record ArithmeticSettings
     public int ShardIndex { get; init; }
     /// <summary>Number of shards (1: the whole grid).</summary>
     public int ShardCount { get; init; } = 1;
+    /// <summary>
+    /// Sequence length in training (1, the default: the static task). T ≥ 2 runs the recurrent task (Trask et al. §4.1,
+    /// Madsen &amp; Johansen's <c>simple_function_recurrent</c>): each sample is T steps of <see cref="Inputs"/> values, a and
+    /// b sum the two subsets over every step, and the model's first layer is its unit as a recurrent cell over
+    /// <c>[x_t, h_{t−1}]</c> (<see cref="ArithmeticUnit.Architecture(ArithmeticSettings)"/>).
+    /// </summary>
+    public int Sequence { get; init; } = 1;
+    /// <summary>Recurrent task: the test's sequence length (0: 10 × <see cref="Sequence"/>); the test draws from the extrapolation range.</summary>
+    public int TestSequence { get; init; }
+    /// <summary>Whether this is the recurrent task (<see cref="Sequence"/> ≥ 2).</summary>
+    public bool IsRecurrent => Sequence > 1;
+    /// <summary>The test's sequence length: <see cref="TestSequence"/>, or 10 × <see cref="Sequence"/>; 1 for the static task.</summary>
+    public int TestLength => !IsRecurrent ? 1 : TestSequence > 0 ? TestSequence : 10 * Sequence;
 
     /// <summary>Checks every value; messages name the setting.</summary>
     public void Validate()
@@ -230,6 +287,20 @@ public sealed record ArithmeticSettings
             throw new ArgumentOutOfRangeException(nameof(SubsetSize), $"Subsets of {SubsetSize} inputs {SubsetGap} apart do not fit in {Inputs} inputs.");
         if (Ops.Contains(ArithmeticOp.Identity))
             throw new ArgumentException("The identity op is not part of the arithmetic benchmark.");
+        if (Sequence < 1)
+            throw new ArgumentOutOfRangeException(nameof(Sequence), Sequence, "The sequence length must be at least 1 (1: the static task).");
+        if (TestSequence < 0 || (TestSequence > 0 && !IsRecurrent))
+            throw new ArgumentOutOfRangeException(nameof(TestSequence), TestSequence, "A test sequence length needs the recurrent task (a training sequence length of 2 or more).");
+        if (IsRecurrent && TestLength < Sequence)
+        {
+            throw new ArgumentOutOfRangeException(nameof(TestSequence), TestSequence,
+                $"The test sequences ({TestLength} steps) are shorter than the training sequences ({Sequence}); the test extrapolates in length.");
+        }
+
+        if ((long)TestLength * Inputs > 1 << 24)
+            throw new ArgumentOutOfRangeException(nameof(TestSequence), $"{TestLength} steps × {Inputs} inputs is more than 2^24 values per test sample.");
+        foreach (var unit in Units)
+            _ = unit.Architecture(this);   // a unit that cannot run this task (an LSTM on the static one) says so before anything runs
     }
 
     /// <summary>Where these settings leave the reference protocol (science.md, Experiment 2), in words; empty when they do not.</summary>
@@ -237,15 +308,24 @@ public sealed record ArithmeticSettings
     {
         var inv = CultureInfo.InvariantCulture;
         var list = new List<string>();
-        if (Inputs != 100 || SubsetSize != 25 || SubsetGap != 13)
+        if (IsRecurrent)
+        {
+            // Madsen & Johansen's recurrent protocol: 10 values per step, sequences of 10 in training and 1,000 in the test.
+            if (Inputs != 10)
+                list.Add($"{Inputs} values per step (protocol: 10)");
+            if (Sequence != 10 || TestLength != 1000)
+                list.Add($"sequences of {Sequence} steps, tested on {TestLength} (protocol: 10 and 1,000)");
+        }
+        else if (Inputs != 100 || SubsetSize != 25 || SubsetGap != 13)
         {
             string overlap = Inputs == 2 ? "a = x0, b = x1"
                 : SubsetGap >= SubsetSize ? $"subsets of {SubsetSize} that do not overlap" : $"subsets of {SubsetSize} overlapping by {SubsetSize - SubsetGap}";
             list.Add($"{Inputs} inputs, {overlap} (protocol: 100 inputs, subsets of 25 overlapping by 12)");
         }
 
-        if (Steps != 5_000_000)
-            list.Add($"{Steps.ToString("N0", inv)} steps (protocol: 5,000,000)");
+        int protocolSteps = IsRecurrent ? 100_000 : 5_000_000;
+        if (Steps != protocolSteps)
+            list.Add($"{Steps.ToString("N0", inv)} steps (protocol: {protocolSteps.ToString("N0", inv)})");
         if (Seeds != 100)
             list.Add($"{Seeds} seeds (protocol: 100)");
         if (LearningRate != 1e-3f)
@@ -259,9 +339,12 @@ public sealed record ArithmeticSettings
         return list;
     }
 
-    /// <summary>The task of an op and range pair.</summary>
+    /// <summary>The training task of an op and range pair (sequences of <see cref="Sequence"/> steps in the recurrent task).</summary>
     public ArithmeticTask Task(ArithmeticOp op, RangePair range) =>
-        new(op, Inputs, range.Interpolation, range.Extrapolation, SubsetSize, SubsetGap);
+        new(op, Inputs, range.Interpolation, range.Extrapolation, SubsetSize, SubsetGap) { Steps = Sequence };
+
+    /// <summary>The task whose extrapolation set is the test: the training task, or its <see cref="TestLength"/>-step sequences.</summary>
+    public ArithmeticTask TestTask(ArithmeticOp op, RangePair range) => Task(op, range) with { Steps = TestLength };
 
     /// <summary>Whether an op is defined on a range pair (√ needs non-negative inputs).</summary>
     public bool IsDefined(ArithmeticOp op, RangePair range)
@@ -390,7 +473,7 @@ public static class ArithmeticExperiment
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(ops);
         ArgumentOutOfRangeException.ThrowIfLessThan(samples, 1);
-        int inputs = task.Inputs, size = task.SubsetSize, gap = task.SubsetGap, count = ops.Count;
+        int inputs = task.Inputs, size = task.SubsetSize, gap = task.SubsetGap, count = ops.Count, steps = task.Steps;
         var range = task.Extrapolation.ToDevice();
         ulong key = CounterRng.Key(ThresholdSeed, ThresholdStream);
         const int Blocks = 64;
@@ -402,19 +485,30 @@ public static class ArithmeticExperiment
             int end = Math.Min(samples, (block + 1) * per);
             for (int n = block * per; n < end; n++)
             {
-                double a = 0, b = 0, all = 0;
-                for (int i = 0; i < inputs; i++)
+                // The near-perfect model of a sequence is the recurrent cell whose every weight is off by ε, the weights on
+                // its own state included (1 − ε on the identity, ε across): a' and b' are that cell's states after the last
+                // step. With one step this is the static task's a' = (1 − ε)·a + ε·(Σx − a), bit for bit.
+                double a = 0, b = 0, a2 = 0, b2 = 0;
+                for (int t = 0; t < steps; t++)
                 {
-                    double x = range.Map(CounterRng.Uniform(key, (uint)n, (uint)i));
-                    all += x;
-                    if (i < size)
-                        a += x;
-                    if (i >= gap && i < gap + size)
-                        b += x;
+                    double sa = 0, sb = 0, all = 0;
+                    for (int j = 0; j < inputs; j++)
+                    {
+                        double x = range.Map(CounterRng.Uniform(key, (uint)n, (uint)(t * inputs + j)));
+                        all += x;
+                        if (j < size)
+                            sa += x;
+                        if (j >= gap && j < gap + size)
+                            sb += x;
+                    }
+
+                    a += sa;
+                    b += sb;
+                    double nextA = (1 - epsilon) * a2 + epsilon * b2 + (1 - epsilon) * sa + epsilon * (all - sa);
+                    b2 = epsilon * a2 + (1 - epsilon) * b2 + (1 - epsilon) * sb + epsilon * (all - sb);
+                    a2 = nextA;
                 }
 
-                double a2 = (1 - epsilon) * a + epsilon * (all - a);
-                double b2 = (1 - epsilon) * b + epsilon * (all - b);
                 for (int k = 0; k < count; k++)
                 {
                     double d = Apply(ops[k], a2, b2) - Apply(ops[k], a, b);
@@ -565,7 +659,7 @@ public static class ArithmeticExperiment
         if (!cache.TryGetValue((op, range), out double value))
         {
             var ops = s.Ops.Where(o => s.IsDefined(o, range)).Append(op).Distinct().ToArray();
-            var values = Thresholds(s.Task(op, range), ops, s.Epsilon, s.ThresholdSamples);
+            var values = Thresholds(s.TestTask(op, range), ops, s.Epsilon, s.ThresholdSamples);
             for (int k = 0; k < ops.Length; k++)
                 cache[(ops[k], range)] = values[k];
             value = cache[(op, range)];
@@ -611,8 +705,10 @@ public static class ArithmeticExperiment
             }
         }
 
-        using var model = new Model(device, unit.Architecture(s.Inputs, s.Hidden), seeds);
-        using var trainer = new Trainer(model, s.Task(ops[0], range), Options(s, unit, modelOps, validationSamples: 1));
+        // The recurrent task's random models are tested as the trained ones are: on the test's longer sequences.
+        var architecture = unit.Architecture(s);
+        using var model = new Model(device, s.IsRecurrent ? architecture.WithSteps(s.TestLength) : architecture, seeds);
+        using var trainer = new Trainer(model, s.TestTask(ops[0], range), Options(s, unit, modelOps, validationSamples: 1));
         var test = trainer.Evaluate().Extrapolation;
         var result = new Dictionary<ArithmeticOp, double>();
         for (int o = 0; o < ops.Count; o++)
@@ -637,17 +733,20 @@ public static class ArithmeticExperiment
         var randomMse = RandomMse(device, s, unit, range, distinctOps);
         string label = $"{unit.Name} {range} ({items.Length} model{(items.Length == 1 ? "" : "s")})";
 
-        var architecture = unit.Architecture(s.Inputs, s.Hidden);
+        var architecture = unit.Architecture(s);
         using var model = new Model(device, architecture, items.Select(i => i.Seed).ToArray());
         using var trainer = new Trainer(model, s.Task(ops[0], range), Options(s, unit, ops, s.EvalSamples));
+        // The recurrent task's test: the same parameters on TestLength-step sequences, in a model of the longer architecture.
+        using var tester = s.IsRecurrent ? new LengthTest(device, s, unit, architecture, items, ops, range) : null;
         var firstSuccess = new int?[items.Length];
         int solved = 0;
 
-        void Check(Evaluation e)
+        void Check(Evaluation e, double[]? test)
         {
+            test ??= e.Extrapolation;
             for (int m = 0; m < items.Length; m++)
             {
-                if (firstSuccess[m] is null && IsSuccess(e.Extrapolation[m], thresholds[ops[m]]))
+                if (firstSuccess[m] is null && IsSuccess(test[m], thresholds[ops[m]]))
                 {
                     firstSuccess[m] = e.Step;
                     solved++;
@@ -657,10 +756,13 @@ public static class ArithmeticExperiment
 
         // Step 0: the untrained models (their test MSE is recorded) are the first candidates for the best step.
         var untrained = trainer.Evaluate(record: true);
-        Check(untrained);
+        var untrainedTest = tester?.Run(model.GetParameters()) ?? untrained.Extrapolation;
+        Check(untrained, untrainedTest);
         string? path = checkpoints?.PathOf(unit, range, s.ShardIndex, s.ShardCount);
+        // A resumed recurrent population cannot replay its length tests (the checkpoint keeps the evaluations at the
+        // training length only): its solved-at steps count from the resumed evaluations on; the final verdicts are exact.
         if (path is not null && File.Exists(path))
-            Resume(trainer, path, label, s, checkpoints!, Check);
+            Resume(trainer, path, label, s, checkpoints!, e => Check(e, tester is null ? null : new double[items.Length].Select(_ => double.NaN).ToArray()));
         onProgress?.Invoke(new Progress(index, count, label, trainer.Step, s.Steps, solved, items.Length));
         int every = checkpoints?.Every ?? 0;
         while (trainer.Step < s.Steps)
@@ -669,7 +771,7 @@ public static class ArithmeticExperiment
             trainer.Train(chunk, p =>
             {
                 if (p.Evaluation is { } e)
-                    Check(e);
+                    Check(e, tester?.Run(model.GetParameters()));
                 onProgress?.Invoke(new Progress(index, count, label, p.Step, s.Steps, solved, items.Length));
             }, cancellationToken);
             if (every > 0 && trainer.Step < s.Steps)
@@ -681,7 +783,8 @@ public static class ArithmeticExperiment
         }
 
         if (trainer.History[^1].Step != trainer.Step)
-            Check(trainer.Evaluate(record: true));
+            Check(trainer.Evaluate(record: true), tester?.Run(model.GetParameters()));
+        var bestTests = tester?.RunBest(trainer.Best);
         clock.Stop();
 
         var records = new ModelRecord[items.Length];
@@ -690,7 +793,7 @@ public static class ArithmeticExperiment
             var item = items[m];
             var best = trainer.Best[m];
             double threshold = thresholds[item.Op];
-            double extrapolation = best?.Extrapolation ?? double.NaN;
+            double extrapolation = bestTests is not null ? bestTests[m] : best?.Extrapolation ?? double.NaN;
             double random = randomMse[item.Op];
             records[m] = new ModelRecord
             {
@@ -718,10 +821,13 @@ public static class ArithmeticExperiment
                 Success = IsSuccess(extrapolation, threshold),
                 FirstSuccessStep = firstSuccess[m],
                 SparsityError = best is null ? double.NaN : SparsityError(architecture, best.Parameters),
-                UntrainedMse = untrained.Extrapolation[m],
+                UntrainedMse = untrainedTest[m],
                 RandomMse = random,
                 RelativeError = 100 * extrapolation / random,
-                Diverged = trainer.Diverged[m],
+                // A recurrent model whose test sequences overflow (the NALU's exp through time) is diverged, never a success.
+                Diverged = trainer.Diverged[m] || (s.IsRecurrent && best is not null && !double.IsFinite(extrapolation)),
+                Sequence = s.IsRecurrent ? s.Sequence : null,
+                TestSequence = s.IsRecurrent ? s.TestLength : null,
                 Reinitializations = trainer.Reinitializations.Count(r => r.Model == m),
                 Population = items.Length,
                 WallSeconds = Math.Round(clock.Elapsed.TotalSeconds, 3),
@@ -758,6 +864,58 @@ public static class ArithmeticExperiment
         foreach (var evaluation in trainer.History)
             check(evaluation);
         checkpoints.Note($"Resuming {label} from step {trainer.Step} ({path}).");
+    }
+
+    /// <summary>
+    /// The recurrent task's test: the trained parameters run on <see cref="ArithmeticSettings.TestLength"/>-step sequences
+    /// (the same parameters in the architecture <see cref="ModelArchitecture.WithSteps"/> gives), scored by the test-set
+    /// MSE of a trainer that never trains.
+    /// </summary>
+    private sealed class LengthTest : IDisposable
+    {
+        private readonly Model _model;
+        private readonly Trainer _trainer;
+
+        public LengthTest(NaluDevice device, ArithmeticSettings s, ArithmeticUnit unit, ModelArchitecture architecture,
+            GridItem[] items, IReadOnlyList<ArithmeticOp> ops, RangePair range)
+        {
+            _model = new Model(device, architecture.WithSteps(s.TestLength), items.Select(i => i.Seed).ToArray());
+            try
+            {
+                _trainer = new Trainer(_model, s.TestTask(ops[0], range), Options(s, unit, ops, validationSamples: 1));
+            }
+            catch
+            {
+                _model.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Test MSE of every model with <paramref name="parameters"/> (all models' parameters, model after model).</summary>
+        public double[] Run(float[] parameters)
+        {
+            _model.SetParameters(parameters);
+            return _trainer.Evaluate().Extrapolation;
+        }
+
+        /// <summary>Test MSE of each model's best parameters (NaN for a model that never had a finite validation error).</summary>
+        public double[] RunBest(IReadOnlyList<BestEvaluation?> best)
+        {
+            for (int m = 0; m < best.Count; m++)
+            {
+                if (best[m] is { } b)
+                    _model.SetParameters(b.Parameters, m);
+            }
+
+            var test = _trainer.Evaluate().Extrapolation;
+            return test.Select((v, m) => best[m] is null ? double.NaN : v).ToArray();
+        }
+
+        public void Dispose()
+        {
+            _trainer.Dispose();
+            _model.Dispose();
+        }
     }
 
     /// <summary>Invariant formatting of a float setting.</summary>

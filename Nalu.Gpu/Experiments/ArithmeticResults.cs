@@ -80,6 +80,14 @@ public sealed record ModelRecord
     public int Reinitializations { get; init; }
 
     /// <summary>Models in the population this model trained in (not part of the result).</summary>
+    /// <summary>Recurrent task: the training sequences' length (absent for the static task).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Sequence { get; init; }
+
+    /// <summary>Recurrent task: the test sequences' length (absent for the static task).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? TestSequence { get; init; }
+
     public int Population { get; init; }
     /// <summary>Wall time of that whole population, seconds (not part of the result).</summary>
     public double WallSeconds { get; init; }
@@ -110,6 +118,8 @@ public sealed record ModelRecord
         yield return ("epsilon", Epsilon.ToString("R", inv));
         yield return ("threshold-samples", ThresholdSamples.ToString(inv));
         yield return ("regularizer", Regularizer ?? "none");
+        yield return ("sequence", Sequence?.ToString(inv) ?? "1");
+        yield return ("test-sequence", TestSequence?.ToString(inv) ?? "1");
     }
 
     /// <summary>The first setting in which two records differ, or null.</summary>

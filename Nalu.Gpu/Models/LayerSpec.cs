@@ -31,6 +31,11 @@ public enum UnitKind
     /// inference the plain NMU. W clamped to [0, 1], optional sparsity regulariser.
     /// </summary>
     Snmu,
+    /// <summary>
+    /// LSTM cell (the baseline of the recurrent tasks), recurrent only: <see cref="LayerSpec.Lstm"/>. Its state is
+    /// <c>[h, c]</c>; the layer outputs h. Forget-gate bias +1 (a constant, as the NALU papers' code), PyTorch's gate order.
+    /// </summary>
+    Lstm,
     /// <summary>A unit written outside the library (<see cref="CustomUnit"/>): make its layers with <see cref="LayerSpec.Custom(CustomUnit, int, int)"/>.</summary>
     Custom,
 }
@@ -110,6 +115,13 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public static LayerSpec INalu(int inputs, int outputs, INaluRecipe recipe = default) =>
         new(UnitKind.INalu, inputs, outputs) { INaluRecipe = recipe };
     /// <summary>A dense layer with bias.</summary>
+    /// <summary>
+    /// An LSTM layer of <paramref name="hidden"/> units over sequences of <paramref name="steps"/> steps of
+    /// <paramref name="inputsPerStep"/> values (<see cref="LstmUnit"/>): its spec's widths are the cell's visible ones,
+    /// <c>Inputs = F + H</c> (x_t and h) and <c>Outputs = H</c>; the cell state c travels with h inside the layer.
+    /// </summary>
+    public static LayerSpec Lstm(int inputsPerStep, int hidden, int steps) => Recurrent(new(UnitKind.Lstm, inputsPerStep + hidden, hidden), steps);
+
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
     /// <summary>
@@ -211,6 +223,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
                 UnitKind.Npu => [("W_re", matrix), ("W_im", matrix), ("g", [Inputs])],
                 UnitKind.RealNpu => [("W_re", matrix), ("g", [Inputs])],
                 UnitKind.Nmru => [("W", [Outputs, 2 * Inputs])],
+                UnitKind.Lstm => [("weight", [4 * Outputs, Inputs]), ("bias", [4 * Outputs])],
                 UnitKind.INalu => [("W_hat_add", matrix), ("M_hat_add", matrix), ("W_hat_mul", matrix), ("M_hat_mul", matrix), ("G", [Outputs])],
                 _ when Activation == Activation.PRelu => [("weight", matrix), ("bias", [Outputs]), ("alpha", [1])],
                 _ => [("weight", matrix), ("bias", [Outputs])],
@@ -243,6 +256,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         if (!Enum.IsDefined(Activation))
             throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
         ArgumentOutOfRangeException.ThrowIfNegative(Steps, nameof(Steps));
+        if (Kind == UnitKind.Lstm && !IsRecurrent)
+            throw new ArgumentException($"An LSTM layer runs through time: use LayerSpec.Lstm(inputsPerStep, hidden, steps) (or LayerSpec.Recurrent with steps ≥ 1); got {this}.");
         if (IsRecurrent && Inputs <= Outputs)
         {
             throw new ArgumentException(
@@ -313,7 +328,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         if (!IsRecurrent)
             return cell;
         var recurrent = typeof(RecurrentUnit<>).MakeGenericType(cell.GetType());
-        return (IUnit)Activator.CreateInstance(recurrent, cell, Steps, 0)!;
+        // An LSTM's state is [h, c]: the layer reads out h, the first Outputs values.
+        return (IUnit)Activator.CreateInstance(recurrent, cell, Steps, Kind == UnitKind.Lstm ? Outputs : 0)!;
     }
 
     private IUnit CreateCell() => Kind switch
@@ -328,6 +344,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         UnitKind.Nmru => new NmruUnit(Inputs, Outputs, Regularizer),
         UnitKind.INalu => new INaluUnit(Inputs, Outputs, INaluRecipe),
         UnitKind.Snmu => new SnmuUnit(Inputs, Outputs, Regularizer),
+        UnitKind.Lstm => new LstmUnit(Inputs - Outputs, Outputs),
         UnitKind.Custom => CustomUnit!.CreateUnit(Inputs, Outputs),
         _ => Activation switch
         {
@@ -366,6 +383,15 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
                 block[k] = Kind == UnitKind.Nau ? (2f * u - 1f) * r : 0.25f + 0.5f * u;   // NMU and sNMU alike
             }
 
+            return;
+        }
+
+        if (Kind == UnitKind.Lstm)
+        {
+            // PyTorch's nn.LSTM initialisation: every weight and bias U[−1/√H, 1/√H].
+            float k = 1f / MathF.Sqrt(Outputs);
+            for (int j = 0; j < block.Length; j++)
+                block[j] = (2f * CounterRng.Uniform((uint)seed, CounterRng.InitStream, (uint)layerIndex, (uint)j) - 1f) * k;
             return;
         }
 
