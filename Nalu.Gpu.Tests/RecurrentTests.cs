@@ -252,6 +252,18 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
     }
 
     [Fact]
+    public void AModelWhoseSequencesDoNotFitIsRefusedWithTheNumbersBeforeAllocating()
+    {
+        // 2,000 models × 1,000,000 steps of 12 cell inputs: far past 2³¹ floats of scratch.
+        var architecture = new ModelArchitecture([LayerSpec.Recurrent(LayerSpec.Nac(12, 2), 1_000_000), LayerSpec.Nac(2, 1)]);
+        using var model = new Model(native.Device, architecture, Enumerable.Range(0, 2000).ToArray());
+        var task = new ArithmeticTask(ArithmeticOp.Add, 10) { Steps = 1_000_000 };
+        var error = Assert.Throws<InsufficientMemoryException>(() => new Trainer(model, task));
+        Assert.Contains("1000000 steps of", error.Message.Replace(",", ""));
+        Assert.Contains("floats", error.Message);
+    }
+
+    [Fact]
     public void LongerSequencesKeepTheParametersAndRefuseNonsense()
     {
         var architecture = new ModelArchitecture([LayerSpec.Recurrent(LayerSpec.Nac(12, 2), 10), LayerSpec.Nac(2, 1)]);

@@ -15,7 +15,7 @@ namespace Nalu.Gpu.Bench.Cli;
 [Verb("bench", HelpText = "Time training throughput here and in PyTorch, in one run, and print the ratios.")]
 public sealed class BenchOptions : CommonOptions
 {
-    [Option("config", Default = "all", HelpText = "reference (NALU 100→2→1, batch 128, Adam, 1 model), population (the same, 64 models), large-batch (1 model, batch 4096), nau-nmu (Madsen & Johansen's NAU→NMU 100→2→1 with its clamps and sparsity regulariser, 1 model), nau-nmu-population (the same, 64 models), stored (the reference model trained on a stored set of 100,000 rows, shuffled on the device; printed as a ratio to reference), or all; several may be given, comma separated (e.g. reference,stored).")]
+    [Option("config", Default = "all", HelpText = "reference (NALU 100→2→1, batch 128, Adam, 1 model), population (the same, 64 models), large-batch (1 model, batch 4096), nau-nmu (Madsen & Johansen's NAU→NMU 100→2→1 with its clamps and sparsity regulariser, 1 model), nau-nmu-population (the same, 64 models), stored (the reference model trained on a stored set of 100,000 rows, shuffled on the device; printed as a ratio to reference), recurrent (a NALU cell over [x_t, h] on sequences of 10 steps of 10 values, then a NALU readout; 1 model), recurrent-population (the same, 64 models), recurrent-nac and recurrent-nac-population (NAC cells), or all; several may be given, comma separated (e.g. reference,stored).")]
     public string Config { get; set; } = "all";
 
     [Option("devices", HelpText = "Our devices to time, comma separated (cpu, native, cuda, opencl). Default: cuda when present, else cpu and native. Overrides --device.")]
@@ -62,11 +62,23 @@ internal static class BenchCommand
 {
     // Unit: the PyTorch script's --unit, and which of our architectures (nalu or nau-nmu). StoredRows > 0: train on a
     // stored data set of that many rows (the task's samples, made on the host) instead of the generator.
-    private sealed record Config(string Name, int Models, int Batch, int TorchSteps, string Unit = "nalu", int StoredRows = 0)
+    // Sequence > 0: the recurrent task (sequences of that many steps of RecurrentInputs values) with the unit as a
+    // recurrent cell over [x_t, h] (state 2), then a readout of the same unit.
+    private sealed record Config(string Name, int Models, int Batch, int TorchSteps, string Unit = "nalu", int StoredRows = 0, int Sequence = 0)
     {
-        public ModelArchitecture Architecture() => Unit == "nau-nmu"
+        public const int RecurrentInputs = 10, RecurrentSubset = 3, RecurrentGap = 2;
+
+        public ModelArchitecture Architecture() => Sequence > 0
+            ? new ModelArchitecture([
+                LayerSpec.Recurrent(new LayerSpec(Unit == "nac" ? UnitKind.Nac : UnitKind.Nalu, RecurrentInputs + 2, 2), Sequence),
+                new LayerSpec(Unit == "nac" ? UnitKind.Nac : UnitKind.Nalu, 2, 1)])
+            : Unit == "nau-nmu"
             ? ModelPresets.Create("nau-nmu", 100, 2)
             : ModelArchitecture.Uniform(UnitKind.Nalu, 100, 2, 1);
+
+        public ArithmeticTask Task() => Sequence > 0
+            ? new ArithmeticTask(ArithmeticOp.Mul, RecurrentInputs, subsetSize: RecurrentSubset, subsetGap: RecurrentGap) { Steps = Sequence }
+            : new ArithmeticTask(ArithmeticOp.Mul);
     }
 
     private static readonly Config[] Configs =
@@ -77,6 +89,10 @@ internal static class BenchCommand
         new("nau-nmu", 1, 128, 1000, "nau-nmu"),
         new("nau-nmu-population", 64, 128, 60, "nau-nmu"),
         new("stored", 1, 128, 1000, StoredRows: 100_000),
+        new("recurrent", 1, 128, 300, Sequence: 10),
+        new("recurrent-population", 64, 128, 20, Sequence: 10),
+        new("recurrent-nac", 1, 128, 300, "nac", Sequence: 10),
+        new("recurrent-nac-population", 64, 128, 20, "nac", Sequence: 10),
     ];
 
     public static int Run(BenchOptions o)
@@ -219,7 +235,7 @@ internal static class BenchCommand
     {
         var seeds = Enumerable.Range(0, config.Models).ToArray();
         using var model = new Model(device, config.Architecture(), seeds);
-        var task = new ArithmeticTask(ArithmeticOp.Mul);
+        var task = config.Task();
         var options = new TrainerOptions { Batch = config.Batch, EvaluateEvery = 0, StepsPerLaunch = 50, Strategy = strategy };
         using var data = config.StoredRows > 0 ? StoredTaskSamples(device, task, config.StoredRows) : null;
         using var trainer = data is null ? new Trainer(model, task, options) : new Trainer(model, data, options);
@@ -277,7 +293,9 @@ internal static class BenchCommand
     {
         var args = new[]
         {
-            script, "--unit", config.Unit, "--op", "mul", "--inputs", "100", "--hidden", "2", "--batch", config.Batch.ToString(CultureInfo.InvariantCulture),
+            script, "--unit", config.Unit, "--op", "mul", "--inputs", (config.Sequence > 0 ? Config.RecurrentInputs : 100).ToString(CultureInfo.InvariantCulture),
+            "--sequence", config.Sequence.ToString(CultureInfo.InvariantCulture), "--subset", Config.RecurrentSubset.ToString(CultureInfo.InvariantCulture),
+            "--gap", Config.RecurrentGap.ToString(CultureInfo.InvariantCulture), "--hidden", "2", "--batch", config.Batch.ToString(CultureInfo.InvariantCulture),
             "--models", config.Models.ToString(CultureInfo.InvariantCulture), "--steps", config.TorchSteps.ToString(CultureInfo.InvariantCulture),
             "--repeats", repeats.ToString(CultureInfo.InvariantCulture), "--threads", "best", "--device", device,
         };

@@ -18,7 +18,9 @@ internal static class Roofline
         {
             var layer = architecture.Layers[l];
             double io = (double)layer.Inputs * layer.Outputs;
-            bool inputGradient = l > 0;
+            // A recurrent cell runs every step, and needs its input gradient (the state's) at every step but the first.
+            int steps = Math.Max(1, layer.Steps);
+            bool inputGradient = l > 0 || steps > 1;
             flops += layer.Kind switch
             {
                 // a = x·Wᵀ; raw grad δxᵀ; dx = δW
@@ -31,8 +33,10 @@ internal static class Roofline
                 UnitKind.Nau => 2 * io + 2 * io + (inputGradient ? 2 * io : 0),
                 // factors and prefix products; suffix products, raw grad and dx
                 UnitKind.Nmu => 3 * io + 5 * io + (inputGradient ? 2 * io : 0),
+                // four gates' dot products, sigmoid/tanh, the state update; their raw gradients; dx
+                UnitKind.Lstm => 4 * (2 * io + 2 * io + (inputGradient ? 2 * io : 0)) + 12 * layer.Outputs,
                 _ => 2 * io + 2 * io + (inputGradient ? 2 * io : 0) + 2 * layer.Outputs,
-            };
+            } * steps;
         }
 
         return flops + 3 * architecture.Inputs; // data generation: one uniform draw, map and subset sum per input

@@ -125,9 +125,20 @@ public sealed partial class Trainer : IDisposable
         // The interleaved layout trains in its own copies of every per-model buffer.
         double interleavedBytes = Strategy == TrainingStrategy.FusedInterleaved
             ? 4.0 * p * (4.0 * n + model.Kernels.CacheCount + model.Kernels.ScratchPerModel) : 0;
+        // A recurrent layer keeps every step's cell input and saved values for the backward: a sample's scratch grows
+        // with T, and the message says so, with the numbers, before anything is allocated.
+        string perSample = arch.IsRecurrent
+            ? $"; a sample through time keeps {model.Kernels.SavedCount:N0} floats ({string.Join(", ", arch.Layers.Where(l => l.IsRecurrent).Select(l => $"{l.Steps} steps of {l}"))})"
+            : "";
+        if ((long)p * model.Kernels.ScratchPerModel > int.MaxValue)
+        {
+            throw new InsufficientMemoryException(
+                $"Training {p} model(s) needs {(long)p * model.Kernels.ScratchPerModel:N0} floats of per-model scratch{perSample}: more than 2³¹ floats per buffer. Use fewer models or shorter sequences.");
+        }
+
         _device.EnsureFits(4.0 * p * (2.0 * n + model.Kernels.ScratchPerModel) + batchedBytes + interleavedBytes
             + 4.0 * (_groupPlan?.GlobalWorkFloats ?? 0),
-            $"Training {p} model(s) with batch {_options.Batch} ({Strategy})");
+            $"Training {p} model(s) with batch {_options.Batch} ({Strategy}){perSample}");
         _seeds = accelerator.Allocate1D(_hostSeeds);
         _ops = accelerator.Allocate1D(_hostOps);
         _learningRates = accelerator.Allocate1D(_hostLearningRates);

@@ -26,6 +26,12 @@ Math (float32, no biases, eps = 1e-7):
         exactly its solo gradient.  One torch.optim.Adam(lr=1e-3) over the
         stacked (P, O, I) parameters == P independent Adams (Adam is elementwise).
 
+Recurrent (--sequence T >= 2): the same unit as a recurrent cell over [x_t, h]
+  (inputs + hidden -> hidden), h_0 = 0, run T steps with autograd through time, then
+  a readout layer of the same unit (hidden -> 1) on h_T.  Data: x ~ U[1,2)
+  (P, batch, T, inputs); a and b sum x[..., s:s+subset] and x[..., s+gap:s+gap+subset]
+  over every step (the library's recurrent arithmetic task).
+
 Usage: /usr/bin/python3 tools/torch/nalu_bench.py [--unit nalu|nac|nau-nmu] [--op mul] ...
 """
 import argparse
@@ -136,7 +142,15 @@ class Trainer:
         self.lead = () if args.models == 1 else (args.models,)
         init_gen = torch.Generator(device=dev).manual_seed(seed)
         self.data_gen = torch.Generator(device=dev).manual_seed(seed + 1)
-        if args.unit == "nau-nmu":
+        if args.sequence > 1:
+            if args.unit == "nau-nmu":
+                raise SystemExit("--sequence supports --unit nac and nalu")
+            # The cell reads [x_t, h_{t-1}]; the readout reads h_T.
+            self.layers = [
+                Layer(args.unit, args.inputs + args.hidden, args.hidden, self.lead, init_gen, dev),
+                Layer(args.unit, args.hidden, 1, self.lead, init_gen, dev),
+            ]
+        elif args.unit == "nau-nmu":
             self.layers = [
                 NauLayer("nau", args.inputs, args.hidden, self.lead, init_gen, dev),
                 NauLayer("nmu", args.hidden, 1, self.lead, init_gen, dev),
@@ -153,6 +167,13 @@ class Trainer:
 
     def batch(self):
         a_ = self.args
+        if a_.sequence > 1:
+            x = torch.rand((*self.lead, a_.batch, a_.sequence, a_.inputs), generator=self.data_gen,
+                           device=self.dev) + 1.0  # U[1, 2)
+            s = a_.subset_start
+            a = x[..., s:s + a_.subset].sum((-1, -2))
+            b = x[..., s + a_.gap:s + a_.gap + a_.subset].sum((-1, -2))
+            return x, OPS[a_.op](a, b)
         x = torch.rand((*self.lead, a_.batch, a_.inputs), generator=self.data_gen,
                        device=self.dev) + 1.0  # U[1, 2)
         if a_.inputs == 2:
@@ -163,11 +184,21 @@ class Trainer:
             b = x[..., s + 13:s + 38].sum(-1)
         return x, OPS[a_.op](a, b)
 
+    def forward(self, x):
+        if self.args.sequence <= 1:
+            y = x
+            for layer in self.layers:
+                y = layer(y)
+            return y
+        cell, readout = self.layers
+        h = torch.zeros((*x.shape[:-2], self.args.hidden), device=self.dev)
+        for t in range(self.args.sequence):
+            h = cell(torch.cat([x[..., t, :], h], dim=-1))
+        return readout(h)
+
     def step(self):
         x, t = self.batch()
-        y = x
-        for layer in self.layers:
-            y = layer(y)
+        y = self.forward(x)
         per_model = ((y.squeeze(-1) - t) ** 2).mean(-1)  # () or (P,)
         loss = per_model.sum()  # sum of means => each model's solo gradient
         if self.args.unit == "nau-nmu":
@@ -226,8 +257,14 @@ def main():
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--subset-start", type=int, default=0, help="s in a=x[s:s+25], b=x[s+13:s+38]")
+    p.add_argument("--sequence", type=int, default=0, help="T >= 2: the recurrent task (the unit as a cell over T steps)")
+    p.add_argument("--subset", type=int, default=3, help="recurrent task: values per step summed into a and into b")
+    p.add_argument("--gap", type=int, default=2, help="recurrent task: start of b's subset minus a's")
     args = p.parse_args()
-    if args.inputs != 2 and args.inputs < args.subset_start + 38:
+    if args.sequence > 1:
+        if args.inputs < args.subset_start + args.gap + args.subset:
+            p.error("--inputs too small for --subset-start + --gap + --subset")
+    elif args.inputs != 2 and args.inputs < args.subset_start + 38:
         p.error("inputs must be 2 or >= subset_start + 38")
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("CUDA not available in this torch build (Debian python3-torch is CPU-only)")
@@ -258,6 +295,7 @@ def main():
         "unit": args.unit,
         "op": args.op,
         "inputs": args.inputs,
+        "sequence": args.sequence,
         "hidden": args.hidden,
         "batch": args.batch,
         "models": args.models,
