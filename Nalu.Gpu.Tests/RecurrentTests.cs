@@ -17,20 +17,34 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
 {
     private const int PerStep = 3;
 
-    /// <summary>Cells over [x_t (3), h (2)] → 2: the unit and its double reference.</summary>
-    private static (LayerSpec Spec, ReferenceLayer Reference) Cell(string name) => name switch
+    /// <summary>A cell's double reference: its batched forward and backward over [x_t, state], its state size and its parameters.</summary>
+    private sealed record ReferenceCell(
+        Func<double[], RecurrentReference.CellForward> Forward, Func<double[], RecurrentReference.CellBackward> Backward,
+        int State, int ParameterCount, bool Clamps = false);
+
+    private static ReferenceCell Of(ReferenceLayer layer) => new(
+        p => (z, batch) => layer.Forward(p, z, batch), p => (z, dy, batch) => layer.Backward(p, z, dy, batch),
+        layer.Outputs, layer.ParameterCount, layer.Kind == ReferenceUnitKind.Nau);
+
+    /// <summary>Cells over [x_t (3), state] with an output h of 2: the layer and its double reference.</summary>
+    private static (LayerSpec Spec, ReferenceCell Reference) Cell(string name) => name switch
     {
-        "nac" => (LayerSpec.Nac(PerStep + 2, 2), ReferenceLayer.Nac(PerStep + 2, 2)),
-        "nalu" => (LayerSpec.Nalu(PerStep + 2, 2), ReferenceLayer.Nalu(PerStep + 2, 2)),
-        "nau" => (LayerSpec.Nau(PerStep + 2, 2), ReferenceLayer.Nau(PerStep + 2, 2)),
-        "rnn-tanh" => (LayerSpec.Dense(PerStep + 2, 2, Activation.Tanh), ReferenceLayer.Dense(PerStep + 2, 2, ReferenceActivation.Tanh)),
+        "nac" => (LayerSpec.Nac(PerStep + 2, 2), Of(ReferenceLayer.Nac(PerStep + 2, 2))),
+        "nalu" => (LayerSpec.Nalu(PerStep + 2, 2), Of(ReferenceLayer.Nalu(PerStep + 2, 2))),
+        "nau" => (LayerSpec.Nau(PerStep + 2, 2), Of(ReferenceLayer.Nau(PerStep + 2, 2))),
+        "rnn-tanh" => (LayerSpec.Dense(PerStep + 2, 2, Activation.Tanh), Of(ReferenceLayer.Dense(PerStep + 2, 2, ReferenceActivation.Tanh))),
+        // The LSTM's state is [h, c] (4 values); the layer reads out h.
+        "lstm" => (new LayerSpec(UnitKind.Lstm, PerStep + 2, 2), new ReferenceCell(
+            p => (z, batch) => LstmReference.Forward(p, z, batch, PerStep, 2),
+            p => (z, dy, batch) => LstmReference.Backward(p, z, dy, batch, PerStep, 2),
+            4, LstmReference.ParameterCount(PerStep, 2))),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
     public static TheoryData<string, int> Cases()
     {
         var data = new TheoryData<string, int>();
-        foreach (string cell in new[] { "nac", "nalu", "nau", "rnn-tanh" })
+        foreach (string cell in new[] { "nac", "nalu", "nau", "rnn-tanh", "lstm" })
         {
             foreach (int steps in new[] { 1, 2, 7 })
                 data.Add(cell, steps);
@@ -39,11 +53,9 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
         return data;
     }
 
-    private static RecurrentReference.CellForward Forward(ReferenceLayer cell, double[] parameters) =>
-        (z, batch) => cell.Forward(parameters, z, batch);
+    private static RecurrentReference.CellForward Forward(ReferenceCell cell, double[] parameters) => cell.Forward(parameters);
 
-    private static RecurrentReference.CellBackward Backward(ReferenceLayer cell, double[] parameters) =>
-        (z, dy, batch) => cell.Backward(parameters, z, dy, batch);
+    private static RecurrentReference.CellBackward Backward(ReferenceCell cell, double[] parameters) => cell.Backward(parameters);
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -57,8 +69,8 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
         var parameters = FiniteDifferences.Uniform(rng, cell.ParameterCount, -0.6, 0.6);
         var x = FiniteDifferences.Uniform(rng, batch * steps * PerStep, 0.5, 1.5);
         FiniteDifferences.Check($"recurrent {name}, T = {steps}", seed, rng, parameters, x,
-            (p, xs) => RecurrentReference.Forward(Forward(cell, p), xs, batch, steps, PerStep, 2, 2),
-            (p, xs, dy) => RecurrentReference.Backward(Forward(cell, p), Backward(cell, p), xs, dy, batch, steps, PerStep, 2, 2));
+            (p, xs) => RecurrentReference.Forward(Forward(cell, p), xs, batch, steps, PerStep, cell.State, 2),
+            (p, xs, dy) => RecurrentReference.Backward(Forward(cell, p), Backward(cell, p), xs, dy, batch, steps, PerStep, cell.State, 2));
     }
 
     [Theory]
@@ -77,9 +89,9 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
 
         var p = parameters.Select(v => (double)(float)v).ToArray();
         var xs = x.Select(v => (double)(float)v).ToArray();
-        var expectedY = RecurrentReference.Forward(Forward(cell, p), xs, 1, steps, PerStep, 2, 2);
+        var expectedY = RecurrentReference.Forward(Forward(cell, p), xs, 1, steps, PerStep, cell.State, 2);
         var (expectedGrad, expectedDx) = RecurrentReference.Backward(Forward(cell, p), Backward(cell, p), xs,
-            dy.Select(v => (double)(float)v).ToArray(), 1, steps, PerStep, 2, 2);
+            dy.Select(v => (double)(float)v).ToArray(), 1, steps, PerStep, cell.State, 2);
         Tolerance.AssertClose(expectedY, y, Tolerance.Values, $"{name} T={steps} y");
         Tolerance.AssertClose(expectedGrad, grad, Tolerance.Gradients, $"{name} T={steps} ∂L/∂parameters");
         Tolerance.AssertClose(expectedDx, dx, Tolerance.Gradients, $"{name} T={steps} ∂L/∂x");
@@ -124,20 +136,26 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
         const int seed = 3, batch = 5, trainSteps = 6;
         var optimizer = OptimizerOptions.Adam(1e-2f);
         var expected = ReferenceTraining(architecture, cell, task, seed, batch, trainSteps, optimizer.ToSettings());
-        foreach (var device in new[] { cpu.Device, native.Device })
+        // Every loop order trains through time with its own code: the fused kernel, the group kernel and the batched
+        // kernels on the CPU accelerator, and the native path.
+        foreach (var (device, strategy) in new[]
+        {
+            (cpu.Device, TrainingStrategy.Fused), (cpu.Device, TrainingStrategy.Group), (cpu.Device, TrainingStrategy.Batched),
+            (native.Device, TrainingStrategy.Native),
+        })
         {
             using var model = new Model(device, architecture, [seed]);
             using var trainer = new Trainer(model, task, new TrainerOptions
             {
-                Batch = batch, EvaluateEvery = 0, StepsPerLaunch = 4, Optimizer = optimizer, Threads = 2,
+                Batch = batch, EvaluateEvery = 0, StepsPerLaunch = 4, Optimizer = optimizer, Threads = 2, Strategy = strategy,
             });
             trainer.Train(trainSteps);
-            Tolerance.AssertClose(expected, model.GetParameters(), (1e-5, 1e-3), $"{name} T={steps} on {device.Kind}");
+            Tolerance.AssertClose(expected, model.GetParameters(), (1e-5, 1e-3), $"{name} T={steps} on {device.Kind} ({strategy})");
         }
     }
 
     private static double[] ReferenceTraining(
-        ModelArchitecture architecture, ReferenceLayer cell, ArithmeticTask task, int seed, int batch, int steps, OptimizerSettings settings)
+        ModelArchitecture architecture, ReferenceCell cell, ArithmeticTask task, int seed, int batch, int steps, OptimizerSettings settings)
     {
         var readout = ReferenceLayer.Nac(2, 1);
         var parameters = architecture.Initialize(seed).Select(v => (double)v).ToArray();
@@ -148,15 +166,15 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
             var (x, targets) = Sequences(task, seed, step, batch);
             var pc = parameters.AsSpan(0, cellCount).ToArray();
             var pr = parameters.AsSpan(cellCount).ToArray();
-            var h = RecurrentReference.Forward(Forward(cell, pc), x, batch, t, PerStep, 2, 2);
+            var h = RecurrentReference.Forward(Forward(cell, pc), x, batch, t, PerStep, cell.State, 2);
             var y = readout.Forward(pr, h, batch);
             var dy = new double[batch];
             for (int b = 0; b < batch; b++)
                 dy[b] = 2 * (y[b] - targets[b]) / batch;
             var (gr, dh) = readout.Backward(pr, h, dy, batch);
-            var (gc, _) = RecurrentReference.Backward(Forward(cell, pc), Backward(cell, pc), x, dh, batch, t, PerStep, 2, 2);
+            var (gc, _) = RecurrentReference.Backward(Forward(cell, pc), Backward(cell, pc), x, dh, batch, t, PerStep, cell.State, 2);
             OptimizerReference.Step(settings, settings.LearningRate, step, [.. gc, .. gr], parameters, state);
-            if (cell.Kind == ReferenceUnitKind.Nau)
+            if (cell.Clamps)
             {
                 for (int k = 0; k < cellCount; k++)
                     parameters[k] = Math.Clamp(parameters[k], -1, 1);
