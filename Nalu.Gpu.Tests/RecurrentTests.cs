@@ -331,6 +331,47 @@ public sealed class ExperimentRecurrentCliTests
         }
     }
 
+    /// <summary>
+    /// A recurrent run killed after its first checkpoint resumes to the verdicts of a run that never stopped: the same test
+    /// MSE at the same best step for every model (the solved-at step may come later, see the README).
+    /// </summary>
+    [Fact]
+    public void AnInterruptedRunResumesToTheSameVerdicts()
+    {
+        string straight = Path.Combine(Path.GetTempPath(), $"nalu-rec-a-{Guid.NewGuid():N}");
+        string resumed = Path.Combine(Path.GetTempPath(), $"nalu-rec-b-{Guid.NewGuid():N}");
+        string[] Args(string dir) => ["experiment", "recurrent", "--units", "nac", "--ops", "add,sub", "--seeds", "2", "--steps", "60",
+            "--eval-every", "20", "--eval-samples", "16", "--threshold-samples", "64", "--sequence", "3", "--test-sequence", "9",
+            "--checkpoint-every", "30", "--device", "native", "--out", dir];
+        try
+        {
+            Assert.Equal(0, CliTests.RunCli(Args(straight)).Code);
+            Assert.Equal(130, CliTests.RunCli([.. Args(resumed), "--stop-after-checkpoints", "1"]).Code);
+            var (code, _, stderr) = CliTests.RunCli(Args(resumed));
+            Assert.True(code == 0, stderr);
+            var a = Records(straight);
+            var b = Records(resumed);
+            Assert.Equal(a.Keys, b.Keys);
+            foreach (var key in a.Keys)
+            {
+                Assert.Equal(a[key].BestStep, b[key].BestStep);
+                Assert.Equal(a[key].ExtrapolationMse, b[key].ExtrapolationMse);
+                Assert.Equal(a[key].Success, b[key].Success);
+            }
+        }
+        finally
+        {
+            foreach (string dir in new[] { straight, resumed })
+            {
+                if (Directory.Exists(dir))
+                    Directory.Delete(dir, recursive: true);
+            }
+        }
+
+        static Dictionary<string, Nalu.Gpu.Experiments.ModelRecord> Records(string dir) =>
+            Nalu.Gpu.Experiments.ResultsFile.Load(Path.Combine(dir, "results.jsonl"), repair: false).Records.ToDictionary(r => r.Key.ToString());
+    }
+
     [Theory]
     [InlineData("--sequence", "0")]
     [InlineData("--sequence", "-3")]

@@ -762,7 +762,7 @@ public static class ArithmeticExperiment
         // A resumed recurrent population cannot replay its length tests (the checkpoint keeps the evaluations at the
         // training length only): its solved-at steps count from the resumed evaluations on; the final verdicts are exact.
         if (path is not null && File.Exists(path))
-            Resume(trainer, path, label, s, checkpoints!, e => Check(e, tester is null ? null : new double[items.Length].Select(_ => double.NaN).ToArray()));
+            Resume(trainer, path, label, s, checkpoints!, e => Check(e, tester is null ? null : Enumerable.Repeat(double.NaN, items.Length).ToArray()));
         onProgress?.Invoke(new Progress(index, count, label, trainer.Step, s.Steps, solved, items.Length));
         int every = checkpoints?.Every ?? 0;
         while (trainer.Step < s.Steps)
