@@ -395,3 +395,126 @@ public sealed class ExperimentRecurrentCliTests
         Assert.Contains("--test-sequence", stderr);
     }
 }
+
+/// <summary>Sequences from the user: <c>train --data … --sequence T</c> and the 3-D array <see cref="Nalu.Gpu.Data.Dataset"/>.</summary>
+public sealed class SequenceDataTests(NativeFixture native) : IClassFixture<NativeFixture>
+{
+    private static string WriteSequences(int rows, int steps, int features)
+    {
+        var rng = new Random(5);
+        var lines = new List<string>();
+        for (int r = 0; r < rows; r++)
+        {
+            var x = Enumerable.Range(0, steps * features).Select(_ => 1 + rng.NextDouble()).ToArray();
+            lines.Add(string.Join(",", x.Append(x.Sum()).Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
+        }
+
+        string path = Path.Combine(Path.GetTempPath(), $"nalu-seq-{Guid.NewGuid():N}.csv");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    [Fact]
+    public void TrainReadsEachRowAsASequenceAndSaysItIsRecurrent()
+    {
+        string data = WriteSequences(64, 3, 2);
+        try
+        {
+            var (code, stdout, stderr) = CliTests.RunCli("train", "--data", data, "--sequence", "3", "--unit", "nac", "--hidden", "2",
+                "--steps", "50", "--eval-every", "0", "--device", "native", "--quiet");
+            Assert.True(code == 0, stderr + stdout);
+            Assert.Contains("recurrent, T = 3", stdout);
+        }
+        finally
+        {
+            File.Delete(data);
+        }
+    }
+
+    [Theory]
+    [InlineData("4")]    // 6 input values do not make 4 steps: a ragged sequence
+    [InlineData("0")]
+    public void ARaggedOrEmptySequenceExitsTwo(string sequence)
+    {
+        string data = WriteSequences(8, 3, 2);
+        try
+        {
+            var (code, _, stderr) = CliTests.RunCli("train", "--data", data, "--sequence", sequence, "--unit", "nac", "--steps", "5",
+                "--device", "native", "--quiet");
+            Assert.Equal(2, code);
+            Assert.Contains("--sequence", stderr);
+        }
+        finally
+        {
+            File.Delete(data);
+        }
+    }
+
+    /// <summary>A C-order little-endian float32 .npy file of the given shape and values.</summary>
+    private static string WriteNpy(long[] shape, float[] values)
+    {
+        string dims = shape.Length == 1 ? $"{shape[0]}," : string.Join(", ", shape);
+        string header = $"{{'descr': '<f4', 'fortran_order': False, 'shape': ({dims}), }}";
+        header = header.PadRight(((10 + header.Length + 1 + 63) / 64 * 64) - 10 - 1) + "\n";
+        var bytes = new List<byte> { 0x93 };
+        bytes.AddRange(System.Text.Encoding.ASCII.GetBytes("NUMPY"));
+        bytes.AddRange([1, 0, (byte)(header.Length & 0xFF), (byte)(header.Length >> 8)]);
+        bytes.AddRange(System.Text.Encoding.ASCII.GetBytes(header));
+        foreach (float v in values)
+            bytes.AddRange(BitConverter.GetBytes(v));
+        string path = Path.Combine(Path.GetTempPath(), $"nalu-seq-{Guid.NewGuid():N}.npy");
+        File.WriteAllBytes(path, bytes.ToArray());
+        return path;
+    }
+
+    [Fact]
+    public void NpySequencesAreReadStepMajorAndTheirErrorsNameTheStep()
+    {
+        var values = Enumerable.Range(0, 12).Select(i => (float)i).ToArray();   // (2, 3, 2): [n, t, f] = 6n + 2t + f
+        string good = WriteNpy([2, 3, 2], values);
+        values[11] = float.NaN;
+        string bad = WriteNpy([2, 3, 2], values);
+        string flat = WriteNpy([4, 3], new float[12]);
+        try
+        {
+            var (inputs, steps) = Nalu.Gpu.Data.NpyFile.ReadSequences(good);
+            Assert.Equal(3, steps);
+            Assert.Equal((2, 6), (inputs.Rows, inputs.Columns));
+            Assert.Equal(2 * 1 + 1, inputs[0, 3]);   // x[0, t = 1, f = 1]
+            Assert.Equal(6 + 2 * 2, inputs[1, 4]);   // x[1, t = 2, f = 0]
+            Assert.Contains("[1, 2, 1]", Assert.Throws<Nalu.Gpu.Data.DataFileException>(() => Nalu.Gpu.Data.NpyFile.ReadSequences(bad)).Message);
+            Assert.Contains("ReadSequences", Assert.Throws<Nalu.Gpu.Data.DataFileException>(() => Nalu.Gpu.Data.NpyFile.Read(good)).Message);
+            Assert.Contains("3-D", Assert.Throws<Nalu.Gpu.Data.DataFileException>(() => Nalu.Gpu.Data.NpyFile.ReadSequences(flat)).Message);
+        }
+        finally
+        {
+            foreach (string f in new[] { good, bad, flat })
+                File.Delete(f);
+        }
+    }
+
+    [Fact]
+    public void ASequenceArrayIsStoredStepMajorAndRefusesNaN()
+    {
+        var x = new float[2, 3, 2];
+        for (int r = 0; r < 2; r++)
+        {
+            for (int t = 0; t < 3; t++)
+            {
+                for (int f = 0; f < 2; f++)
+                    x[r, t, f] = 100 * r + 10 * t + f;
+            }
+        }
+
+        using var data = new Nalu.Gpu.Data.Dataset(native.Device, x, new float[,] { { 1 }, { 2 } });
+        Assert.Equal(6, data.Inputs);
+        Assert.Equal(2, data.Rows);
+        // Row r holds x[r, 0, 0], x[r, 0, 1], x[r, 1, 0], …: the same data as this 2-D table, step-major.
+        using var flat = new Nalu.Gpu.Data.Dataset(native.Device,
+            new float[,] { { 0, 1, 10, 11, 20, 21 }, { 100, 101, 110, 111, 120, 121 } }, new float[,] { { 1 }, { 2 } });
+        Assert.Equal(flat.Fingerprint, data.Fingerprint);
+        x[1, 2, 1] = float.NaN;
+        var error = Assert.Throws<ArgumentException>(() => new Nalu.Gpu.Data.Dataset(native.Device, x, new float[,] { { 1 }, { 2 } }));
+        Assert.Contains("inputs[1, 2, 1]", error.Message);
+    }
+}

@@ -25,6 +25,10 @@ public abstract class ModelOptions : RegularizedOptions
     [Option("inputs", Default = 100, HelpText = "Task size: 100 (the paper's: a, b are sums of fixed 25-element subsets) or 2 (op(x0, x1)).")]
     public int Inputs { get; set; } = 100;
 
+    [Option("sequence", Default = 1, HelpText = "Sequence length T: 2 or more makes the first layer a recurrent cell over [x_t, h] run for T steps (state size: the first --hidden width), then the other layers read h_T. " +
+        "On the arithmetic task each sample becomes T steps of --inputs values with a and b summed over every step; with --data each row's input columns are the sequence, step-major (T × F values), and their number must divide by T.")]
+    public int Sequence { get; set; } = 1;
+
     [Option("hidden", Default = "2", HelpText = "Hidden widths, comma separated: '2' gives inputs→2→1, '8,8' two hidden layers, 'none' a single layer inputs→1.")]
     public string Hidden { get; set; } = "2";
 
@@ -67,7 +71,9 @@ public abstract class ModelOptions : RegularizedOptions
             throw new UsageException($"--inputs {Inputs}: use 2, or at least 38 so that two 25-element subsets 13 apart fit.");
         try
         {
-            return new ArithmeticTask(op, Inputs, ParseRange(Interpolation, "--interpolation"), ParseRange(Extrapolation, "--extrapolation"));
+            if (Sequence < 1)
+                throw new UsageException($"--sequence {Sequence} must be at least 1 (1: no recurrence).");
+            return new ArithmeticTask(op, Inputs, ParseRange(Interpolation, "--interpolation"), ParseRange(Extrapolation, "--extrapolation")) { Steps = Sequence };
         }
         catch (ArgumentException e)
         {
@@ -78,7 +84,7 @@ public abstract class ModelOptions : RegularizedOptions
     internal ModelArchitecture BuildArchitecture(string? unitOverride = null, string? hiddenOverride = null, string option = "--hidden",
         int? inputs = null, int outputs = 1)
     {
-        int inputWidth = inputs ?? Inputs;
+        int inputWidth = inputs ?? Inputs * Math.Max(1, Sequence);   // the arithmetic task: T steps of --inputs values
         string text = (hiddenOverride ?? Hidden).Trim();
         if (text.Length == 0)
             throw new UsageException($"{option} is empty: give 'none' for no hidden layer, or widths such as 2 or 8,8.");
@@ -99,6 +105,20 @@ public abstract class ModelOptions : RegularizedOptions
 
         if (hidden.Any(h => h < 1))
             throw new UsageException($"{option} '{text}': every width must be at least 1.");
+        // A sequence model: the first layer is a cell over [x_t, h] (F + H inputs), run Sequence steps (unitOverride, the
+        // --baseline MLP, reads the flattened sequence as it is).
+        bool recurrent = Sequence > 1 && unitOverride is null;
+        if (Sequence < 1)
+            throw new UsageException($"--sequence {Sequence} must be at least 1 (1: no recurrence).");
+        if (recurrent)
+        {
+            if (hidden.Length == 0)
+                throw new UsageException($"--sequence {Sequence} needs a hidden layer: the first {option} width is the recurrent state's size.");
+            if (inputWidth % Sequence != 0)
+                throw new UsageException($"--sequence {Sequence}: the {inputWidth} input values per sample do not divide into {Sequence} steps (a ragged sequence?).");
+            inputWidth = inputWidth / Sequence + hidden[0];
+        }
+
         int[] widths = [inputWidth, .. hidden, outputs];
         string unit = (unitOverride ?? Unit).ToLowerInvariant();
         // The regulariser options belong to the main model only (not to a --baseline MLP).
@@ -120,7 +140,7 @@ public abstract class ModelOptions : RegularizedOptions
             if (outputs != 1)
                 throw new UsageException($"--unit {unit} is a preset with one output, but the data has {outputs} target columns; use a unit name such as nau or nmu.");
             var r = RegularizerOptions.Apply(preset.Regularizer, overrides);
-            return preset.Build(inputWidth, hidden[0], r);
+            return Recurrent(preset.Build(inputWidth, hidden[0], r));
         }
 
         // nau (every layer an NAU, the 'nau' preset's regulariser) and nmu (every layer an NMU, the NMU model's).
@@ -149,7 +169,10 @@ public abstract class ModelOptions : RegularizedOptions
             });
         }
 
-        return new ModelArchitecture(layers);
+        return Recurrent(new ModelArchitecture(layers));
+
+        ModelArchitecture Recurrent(ModelArchitecture a) => !recurrent ? a
+            : new ModelArchitecture(a.Layers.Select((l, i) => i == 0 ? LayerSpec.Recurrent(l, Sequence) : l).ToArray());
     }
 
     /// <summary>

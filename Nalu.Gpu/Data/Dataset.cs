@@ -89,6 +89,42 @@ public sealed class Dataset : IDisposable
     {
     }
 
+    /// <summary>
+    /// A data set of sequences from host arrays: <c>inputs[row, step, feature]</c> (N × T × F) and <c>targets[row, column]</c>
+    /// (N × O). Each row's inputs are stored step-major (<c>T·F</c> values, <c>x[t·F + f]</c>), what a model whose first
+    /// layer is recurrent over T steps of F values reads (<see cref="Models.LayerSpec.Recurrent"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">Row counts that differ, an empty dimension, or a NaN/infinite value (named by row, step and feature).</exception>
+    public Dataset(NaluDevice device, float[,,] inputs, float[,] targets)
+        : this(device, FlattenSequences(inputs), inputs.GetLength(1) * inputs.GetLength(2), Flatten(targets, nameof(targets)), targets.GetLength(1))
+    {
+    }
+
+    private static float[] FlattenSequences(float[,,] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        int n = inputs.GetLength(0), t = inputs.GetLength(1), f = inputs.GetLength(2);
+        if (n == 0 || t == 0 || f == 0)
+            throw new ArgumentException($"inputs: a ({n}, {t}, {f}) array holds no sequence values; every dimension must be at least 1.", nameof(inputs));
+        var flat = new float[(long)n * t * f];
+        int k = 0;
+        for (int r = 0; r < n; r++)
+        {
+            for (int s = 0; s < t; s++)
+            {
+                for (int c = 0; c < f; c++)
+                {
+                    float v = inputs[r, s, c];
+                    if (!float.IsFinite(v))
+                        throw new ArgumentException($"inputs[{r}, {s}, {c}] (row, step, feature) is {v}; only finite values are allowed.", nameof(inputs));
+                    flat[k++] = v;
+                }
+            }
+        }
+
+        return flat;
+    }
+
     /// <summary>The device the data lives on.</summary>
     public NaluDevice Device { get; }
 

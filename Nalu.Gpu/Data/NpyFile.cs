@@ -28,7 +28,21 @@ public static class NpyFile
     /// <summary>Reads the .npy file at <paramref name="path"/> (see the class remarks). Column names are "0", "1", ….</summary>
     /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
     /// <exception cref="DataFileException">The file is malformed or unsupported; the message names the file and the problem.</exception>
-    public static FloatMatrix Read(string path)
+    public static FloatMatrix Read(string path) => Read(ReadBytes(path), path);
+
+    /// <summary>
+    /// Reads a 3-D (N, T, F) C-order .npy file of sequences: the matrix has N rows of <c>T·F</c> values, step-major
+    /// (<c>[n, t·F + f]</c>), what a model with a recurrent first layer of T steps reads
+    /// (<see cref="Dataset(Devices.NaluDevice, float[,,], float[,])"/> takes the same layout from code). Returns T too.
+    /// </summary>
+    /// <exception cref="DataFileException">Not a 3-D C-order array, or any of <see cref="Read(string)"/>'s problems; errors name [n, t, f].</exception>
+    public static (FloatMatrix Inputs, int Steps) ReadSequences(string path)
+    {
+        var bytes = ReadBytes(path);
+        return (Read(bytes, path, sequences: true, out int steps), steps);
+    }
+
+    private static byte[] ReadBytes(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path))
@@ -36,12 +50,15 @@ public static class NpyFile
         long length = new FileInfo(path).Length;
         if (length > Array.MaxLength)
             throw Error(path, $"the file is {length} bytes, more than this reader can hold in memory");
-        return Read(File.ReadAllBytes(path), path);
+        return File.ReadAllBytes(path);
     }
 
     /// <summary>Reads .npy <paramref name="bytes"/> as if they were the file <paramref name="path"/>.</summary>
-    internal static FloatMatrix Read(ReadOnlySpan<byte> bytes, string path)
+    internal static FloatMatrix Read(ReadOnlySpan<byte> bytes, string path) => Read(bytes, path, sequences: false, out _);
+
+    private static FloatMatrix Read(ReadOnlySpan<byte> bytes, string path, bool sequences, out int steps)
     {
+        steps = 1;
         if (bytes.Length < Magic.Length || !bytes[..Magic.Length].SequenceEqual(Magic))
             throw Error(path, "not a NumPy .npy file (it does not start with the magic string \\x93NUMPY)");
         if (bytes.Length < 8)
@@ -75,9 +92,23 @@ public static class NpyFile
             _ when descr.Length > 1 && descr[0] == '>' => throw Error(path, $"dtype '{descr}' is big-endian; only little-endian ('<') data is supported (numpy: a.astype('<f4'))"),
             _ => throw Error(path, $"dtype '{descr}' is not supported (<f4, <f8, <i4 and <i8 are)"),
         };
-        if (shape.Length is 0 or > 2)
+        if (sequences && shape.Length != 3)
+            throw Error(path, $"shape {FormatShape(shape)} has {shape.Length} dimension(s); a sequence file is a 3-D (N, T, F) array");
+        if (sequences && fortran)
+            throw Error(path, "a Fortran-order sequence array is not supported; save it in C order (numpy: np.ascontiguousarray(a))");
+        if (!sequences && shape.Length == 3)
+        {
+            throw Error(path, $"shape {FormatShape(shape)} has 3 dimensions, a 3-D file of sequences: read it with NpyFile.ReadSequences, or for " +
+                "'nalu train --data' store each sequence and its targets as one 2-D row (T·F values, step-major, then the targets) and pass --sequence T");
+        }
+
+        if (shape.Length is 0 or > 3)
             throw Error(path, $"shape ({string.Join(", ", shape)}) has {shape.Length} dimensions; a 1-D (N,) or 2-D (rows, columns) array is needed");
-        long rows = shape[0], columns = shape.Length == 2 ? shape[1] : 1;
+        if (sequences && (long)shape[1] * shape[2] > int.MaxValue)
+            throw Error(path, $"shape {FormatShape(shape)}: {shape[1]} steps × {shape[2]} features are too many values per sequence");
+        if (sequences)
+            steps = (int)shape[1];
+        long rows = shape[0], columns = shape.Length == 3 ? shape[1] * shape[2] : shape.Length == 2 ? shape[1] : 1;
         if (rows == 0 || columns == 0)
             throw Error(path, $"shape {FormatShape(shape)} holds no values");
         long count = rows * columns;   // each ≤ int.MaxValue (ParseHeader), so no overflow
@@ -105,10 +136,12 @@ public static class NpyFile
 
             // File element i is (i / c, i % c) in C order, (i % r, i / r) in Fortran order.
             int row = fortran ? i % r : i / c, column = fortran ? i / r : i % c;
+            // A sequence's element is named [n, t, f], as the user's array indexes it.
+            string at = sequences ? $"[{row}, {column / shape[2]}, {column % shape[2]}]" : $"[{row}, {column}]";
             if (!double.IsFinite(v))
-                throw Error(path, $"value at [{row}, {column}] is {v.ToString(CultureInfo.InvariantCulture)}; only finite values are accepted");
+                throw Error(path, $"value at {at} is {v.ToString(CultureInfo.InvariantCulture)}; only finite values are accepted");
             if (Math.Abs(v) > float.MaxValue)
-                throw Error(path, $"value at [{row}, {column}] is {v.ToString("R", CultureInfo.InvariantCulture)}, outside the float range (±3.4e38)");
+                throw Error(path, $"value at {at} is {v.ToString("R", CultureInfo.InvariantCulture)}, outside the float range (±3.4e38)");
             values[(row * c) + column] = (float)v;
         }
 

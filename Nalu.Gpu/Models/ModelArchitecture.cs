@@ -77,7 +77,11 @@ public sealed class ModelArchitecture
     }
 
     /// <summary>Compact name, e.g. <c>nalu 100→2→1</c> or <c>mlp-relu 2→16→16→1</c>; mixed stacks fall back to <see cref="ToString"/>.</summary>
-    public string ShortName
+    public string ShortName => IsRecurrent
+        ? $"{FeedForwardName} (recurrent, T = {string.Join("/", Layers.Where(l => l.IsRecurrent).Select(l => l.Steps).Distinct())})"
+        : FeedForwardName;
+
+    private string FeedForwardName
     {
         get
         {
