@@ -36,6 +36,7 @@ public static class UnitMath
     public static bool IsClamped(float z) => z >= MaxExponent;
 
     /// <summary><c>d log(|x|+ε) / dx = sign(x) / (|x| + ε)</c>, with sign(0) = 0.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static float LogAbsDerivative(float x) =>
         x > 0f ? 1f / (x + Epsilon) : x < 0f ? -1f / (-x + Epsilon) : 0f;
 
