@@ -58,10 +58,10 @@ public class ExperimentArithmeticOptions : RegularizedOptions
     [Option("ranges", HelpText = "Range pairs 'interpolation=extrapolation', separated by ';', e.g. '1:2=2:6;-2:-1=-6:-2' or '-2:2=-6:-2,2:6'. Default 1:2=2:6. √ is skipped on ranges with negative numbers.")]
     public string? Ranges { get; set; }
 
-    [Option("steps", HelpText = "Adam steps per model (default 100000; 20000 with --quick; the papers' protocol: 5000000).")]
+    [Option("steps", HelpText = "Adam steps per model (default 100000; 20000 with --quick; the papers' protocol: 5000000 static, 100000 recurrent).")]
     public int? Steps { get; set; }
 
-    [Option("seeds", HelpText = "Seeds per (unit, op, range pair) (default 10, also with --quick; the papers': 100).")]
+    [Option("seeds", HelpText = "Seeds per (unit, op, range pair) (default 10, also with --quick; 5 with experiment recurrent --quick; the papers': 100).")]
     public int? Seeds { get; set; }
 
     [Option("seed", Default = 0, HelpText = "First seed; the models use seed..seed+seeds-1.")]
@@ -70,7 +70,7 @@ public class ExperimentArithmeticOptions : RegularizedOptions
     [Option("eval-every", HelpText = "Evaluate validation and test MSE every this many steps, and at step 0 (default 1000; 250 with --quick).")]
     public int? EvalEvery { get; set; }
 
-    [Option("eval-samples", HelpText = "Samples in the validation set and in the test set (default 10000; 1000 with --quick).")]
+    [Option("eval-samples", HelpText = "Samples in the validation set and in the test set (default 10000; 1000 with --quick and for experiment recurrent).")]
     public int? EvalSamples { get; set; }
 
     [Option("lr", HelpText = "Adam learning rate (default 1e-3, the protocol's; 0.03 with --quick).")]
@@ -79,19 +79,19 @@ public class ExperimentArithmeticOptions : RegularizedOptions
     [Option("batch", Default = 128, HelpText = "Samples per step, fresh from the interpolation range every step.")]
     public int Batch { get; set; } = 128;
 
-    [Option("inputs", HelpText = "Input width (default 100, the protocol's; 10 with --quick). 2 gives op(x0, x1), where the ε-perturbed solution of a + b is exact, so its threshold is 0.")]
+    [Option("inputs", HelpText = "Input width (default 100, the protocol's; 10 with --quick; experiment recurrent: values per step, default 10). 2 gives op(x0, x1), where the ε-perturbed solution of a + b is exact, so its threshold is 0.")]
     public int? Inputs { get; set; }
 
-    [Option("subset", HelpText = "Inputs summed into a and into b (default 25; 3 with --quick; ignored with --inputs 2).")]
+    [Option("subset", HelpText = "Inputs summed into a and into b (default 25; 3 with --quick and for experiment recurrent; ignored with --inputs 2).")]
     public int? Subset { get; set; }
 
-    [Option("gap", HelpText = "Start of b's subset minus start of a's (default 13: they overlap by 12; 3 with --quick: no overlap; ignored with --inputs 2).")]
+    [Option("gap", HelpText = "Start of b's subset minus start of a's (default 13: they overlap by 12; 3 with --quick: no overlap; 2 for experiment recurrent; ignored with --inputs 2).")]
     public int? Gap { get; set; }
 
     [Option("epsilon", Default = 1e-5, HelpText = "Weight error of the near-perfect solution whose test MSE is the success threshold.")]
     public double Epsilon { get; set; } = 1e-5;
 
-    [Option("threshold-samples", HelpText = "Monte Carlo samples of each success threshold (default 1000000; 100000 with --quick).")]
+    [Option("threshold-samples", HelpText = "Monte Carlo samples of each success threshold (default 1000000; 100000 with --quick; 10000 for experiment recurrent).")]
     public int? ThresholdSamples { get; set; }
 
     [Option("shard", Default = "0/1", HelpText = "Run share K of N (0 <= K < N) of the grid: the models whose index in the canonical order (range pair, unit, op, seed) is K modulo N.")]
