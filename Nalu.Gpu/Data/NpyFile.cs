@@ -136,16 +136,17 @@ public static class NpyFile
 
             // File element i is (i / c, i % c) in C order, (i % r, i / r) in Fortran order.
             int row = fortran ? i % r : i / c, column = fortran ? i / r : i % c;
-            // A sequence's element is named [n, t, f], as the user's array indexes it.
-            string at = sequences ? $"[{row}, {column / shape[2]}, {column % shape[2]}]" : $"[{row}, {column}]";
             if (!double.IsFinite(v))
-                throw Error(path, $"value at {at} is {v.ToString(CultureInfo.InvariantCulture)}; only finite values are accepted");
+                throw Error(path, $"value at {At(row, column)} is {v.ToString(CultureInfo.InvariantCulture)}; only finite values are accepted");
             if (Math.Abs(v) > float.MaxValue)
-                throw Error(path, $"value at {at} is {v.ToString("R", CultureInfo.InvariantCulture)}, outside the float range (±3.4e38)");
+                throw Error(path, $"value at {At(row, column)} is {v.ToString("R", CultureInfo.InvariantCulture)}, outside the float range (±3.4e38)");
             values[(row * c) + column] = (float)v;
         }
 
         return new FloatMatrix(values, r, c);
+
+        // An element's name in an error, as the user's array indexes it: [n, t, f] for a sequence, else [row, column].
+        string At(int row, int column) => sequences ? $"[{row}, {column / shape[2]}, {column % shape[2]}]" : $"[{row}, {column}]";
     }
 
     /// <summary>
