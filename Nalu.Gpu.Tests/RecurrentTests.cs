@@ -128,7 +128,18 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
     /// </summary>
     [Theory]
     [MemberData(nameof(Cases))]
-    public void TrainingMatchesTheReferenceOnTheCpuAcceleratorAndTheNativePath(string name, int steps)
+    public void TrainingMatchesTheReferenceOnTheCpuAcceleratorAndTheNativePath(string name, int steps) =>
+        // Every loop order trains through time with its own code: the fused kernel, the group kernel and the batched
+        // kernels on the CPU accelerator, and the native path.
+        CheckTraining(name, steps, (1e-5, 1e-3),
+        [
+            (cpu.Device, TrainingStrategy.Fused), (cpu.Device, TrainingStrategy.Group), (cpu.Device, TrainingStrategy.Batched),
+            (native.Device, TrainingStrategy.Native),
+        ]);
+
+    /// <summary>The training check of one cell and length on the given devices and loop orders, within a tolerance.</summary>
+    internal static void CheckTraining(
+        string name, int steps, (double Atol, double Rtol) tolerance, (NaluDevice Device, TrainingStrategy Strategy)[] runs)
     {
         var (spec, cell) = Cell(name);
         var architecture = new ModelArchitecture([LayerSpec.Recurrent(spec, steps), LayerSpec.Nac(2, 1)]);
@@ -136,13 +147,7 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
         const int seed = 3, batch = 5, trainSteps = 6;
         var optimizer = OptimizerOptions.Adam(1e-2f);
         var expected = ReferenceTraining(architecture, cell, task, seed, batch, trainSteps, optimizer.ToSettings());
-        // Every loop order trains through time with its own code: the fused kernel, the group kernel and the batched
-        // kernels on the CPU accelerator, and the native path.
-        foreach (var (device, strategy) in new[]
-        {
-            (cpu.Device, TrainingStrategy.Fused), (cpu.Device, TrainingStrategy.Group), (cpu.Device, TrainingStrategy.Batched),
-            (native.Device, TrainingStrategy.Native),
-        })
+        foreach (var (device, strategy) in runs)
         {
             using var model = new Model(device, architecture, [seed]);
             using var trainer = new Trainer(model, task, new TrainerOptions
@@ -150,7 +155,7 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
                 Batch = batch, EvaluateEvery = 0, StepsPerLaunch = 4, Optimizer = optimizer, Threads = 2, Strategy = strategy,
             });
             trainer.Train(trainSteps);
-            Tolerance.AssertClose(expected, model.GetParameters(), (1e-5, 1e-3), $"{name} T={steps} on {device.Kind} ({strategy})");
+            Tolerance.AssertClose(expected, model.GetParameters(), tolerance, $"{name} T={steps} on {device.Kind} ({strategy})");
         }
     }
 
@@ -304,6 +309,22 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
 }
 
 /// <summary><c>nalu experiment recurrent</c>: a tiny run writes its files and table; bad options exit 2 and write nothing.</summary>
+/// <summary>
+/// The recurrent training check on CUDA (skipped without a CUDA device): the fused, group and batched kernels through
+/// time against the double BPTT loop. The tolerance is <see cref="CudaTrainingReferenceTests"/>'s: CUDA's
+/// tanh.approx/ex2.approx put ≈1e-3 relative error on each weight, and 6 Adam steps move each parameter by ≈6e-2.
+/// </summary>
+public sealed class CudaRecurrentTrainingTests(CudaFixture cuda) : IClassFixture<CudaFixture>
+{
+    public static TheoryData<string, int> Cases() => RecurrentTests.Cases();
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void TrainingMatchesTheReferenceOnCuda(string name, int steps) =>
+        RecurrentTests.CheckTraining(name, steps, (1e-3, 1e-2),
+            [(cuda.Device, TrainingStrategy.Fused), (cuda.Device, TrainingStrategy.Group), (cuda.Device, TrainingStrategy.Batched)]);
+}
+
 public sealed class ExperimentRecurrentCliTests
 {
     [Fact]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The GPU check, in at most 8 minutes on one GPU: device listing, the CUDA variants of the kernel tests, and a bench grid of
-# layouts (fused, fused-interleaved, group, batched) × P ∈ {1, 64, 1024, 8192} × {NALU 100→2→1, NAU→NMU}, written as JSON
-# and Markdown into one folder. The GPU host needs no .NET and no network: the bundle (tools/gpu-check/build-bundle.sh)
+# The GPU check, in at most 9 minutes on one GPU: device listing, the CUDA variants of the kernel tests (the recurrent ones
+# first), a bench grid of layouts (fused, fused-interleaved, group, batched) × P ∈ {1, 64, 1024, 8192} × {NALU 100→2→1,
+# NAU→NMU}, a smaller grid of the recurrent configurations, and PyTorch on the same GPU, written into one folder. The GPU host needs no .NET and no network: the bundle (tools/gpu-check/build-bundle.sh)
 # carries the runtime, the nalu program and the test assembly.
 #
 # Usage: tools/gpu-check/check.sh [--dry] [--bundle FILE] [--out DIR]
@@ -10,8 +10,8 @@
 #   --dry     the same steps on ILGPU's CPU accelerator with tiny sizes: a rehearsal for a machine without a GPU
 #
 # On the device machine (from the repository root, the bundle carried): tools/gpu-check/check.sh --out "$OUT"
-# At most 8 files are written (what the device tool brings back): host.txt, devices.txt, tests.txt, tests.xml,
-# grid.json, grid.md, torch.md, check.log.
+# At most 8 files are written (what the device tool brings back): host.txt (with the device listing), tests.txt,
+# tests-xml.tar.gz (the two runs' xunit XML), grid.json, grid.md, recurrent.md, torch.md, and check.log (all printed).
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 dry=0
@@ -32,17 +32,21 @@ exec > >(tee "$out/check.log") 2>&1
 start=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - start )) s] $*"; }
 
-# The sizes. The real check's time budget (8 min): unpack ~10 s, devices ~5 s, tests ≤ 200 s, grid ≤ 180 s, PyTorch ≤ 60 s.
+# The sizes. The real check's time budget (9 min): unpack ~10 s, devices ~5 s, recurrent tests ≤ 100 s, the other tests
+# ≤ 170 s, grid ≤ 150 s, recurrent grid ≤ 60 s, PyTorch ≤ 60 s.
 if [ "$dry" = 1 ]; then
-  device=cpu; models="1,3"; seconds=0.02; repeats=1; tests_limit=300; grid_limit=300
+  device=cpu; models="1,3"; rmodels="1,3"; seconds=0.02; repeats=1; rtests_limit=300; tests_limit=300; grid_limit=300; rgrid_limit=300
 else
-  device=cuda; models="1,64,1024,8192"; seconds=0.5; repeats=3; tests_limit=200; grid_limit=180
+  device=cuda; models="1,64,1024,8192"; rmodels="1,64,1024"; seconds=0.5; repeats=3; rtests_limit=100; tests_limit=170; grid_limit=150; rgrid_limit=60
 fi
 strategies="fused,fused-interleaved,group,batched"   # a layout this build lacks is reported as skipped, not an error
 # The CUDA variants of the kernel tests: every Nalu.Gpu.Tests.Cuda* class (each a DeviceFixture twin of a CPU-accelerator
 # class that CI runs, so a new kernel's CUDA class is picked up without editing this script), except CudaBehaviourTests
 # (thousands of training steps: a learning check, not a kernel check).
-test_filter=(-class "Nalu.Gpu.Tests.Cuda*" -class- "Nalu.Gpu.Tests.CudaBehaviourTests")
+# The recurrent and LSTM classes run first, on their own, so a slow JIT elsewhere cannot crowd them out.
+recurrent_filter=(-class "Nalu.Gpu.Tests.CudaRecurrentTrainingTests" -class "Nalu.Gpu.Tests.CudaLstmKernelTests")
+test_filter=(-class "Nalu.Gpu.Tests.Cuda*" -class- "Nalu.Gpu.Tests.CudaBehaviourTests"
+  -class- "Nalu.Gpu.Tests.CudaRecurrentTrainingTests" -class- "Nalu.Gpu.Tests.CudaLstmKernelTests")
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -64,24 +68,34 @@ nalu() { dotnet "$root/app/nalu.dll" "$@"; }
 { date -u; uname -a; echo "dry: $dry"; nvidia-smi 2>&1 || echo "nvidia-smi: not available"; } > "$out/host.txt"
 
 stamp "devices"
-nalu devices > "$out/devices.txt" 2>&1
-cat "$out/devices.txt"
+{ echo; echo "## nalu devices"; nalu devices 2>&1; } | tee -a "$out/host.txt"
+
+stamp "CUDA recurrent and LSTM tests (≤ $rtests_limit s)"
+(cd "$root/app" && timeout "$rtests_limit" dotnet Nalu.Gpu.Tests.dll -parallel none -noColor -reporter verbose "${recurrent_filter[@]}" -xml "$work/tests-recurrent.xml") > "$out/tests.txt" 2>&1
+echo "recurrent tests exit code: $?" >> "$out/tests.txt"
+tail -n 3 "$out/tests.txt"
 
 stamp "CUDA kernel tests (≤ $tests_limit s)"
-(cd "$root/app" && timeout "$tests_limit" dotnet Nalu.Gpu.Tests.dll -parallel none "${test_filter[@]}" -xml "$out/tests.xml") > "$out/tests.txt" 2>&1
+(cd "$root/app" && timeout "$tests_limit" dotnet Nalu.Gpu.Tests.dll -parallel none -noColor -reporter verbose "${test_filter[@]}" -xml "$work/tests.xml") >> "$out/tests.txt" 2>&1
 echo "tests exit code: $?" >> "$out/tests.txt"
 tail -n 3 "$out/tests.txt"
+tar -C "$work" -czf "$out/tests-xml.tar.gz" $(cd "$work" && ls tests-recurrent.xml tests.xml 2>/dev/null)
 
 stamp "bench grid (≤ $grid_limit s): $strategies × P ∈ {$models} × {reference, nau-nmu} on $device"
 timeout "$grid_limit" dotnet "$root/app/nalu.dll" bench --devices "$device" --no-torch --config reference,nau-nmu --models "$models" \
   --strategy "$strategies" --seconds "$seconds" --repeats "$repeats" --json "$out/grid.json" --markdown "$out/grid.md" 2>&1 | tail -n 60
 echo "bench grid exit code: ${PIPESTATUS[0]}"
 
+stamp "recurrent grid (≤ $rgrid_limit s): fused,group,batched × P ∈ {$rmodels} × {NALU cell, NAC cell}, T = 10, on $device"
+timeout "$rgrid_limit" dotnet "$root/app/nalu.dll" bench --devices "$device" --no-torch --config recurrent,recurrent-nac --models "$rmodels" \
+  --strategy fused,group,batched --seconds "$seconds" --repeats 2 --markdown "$out/recurrent.md" 2>&1 | tail -n 30
+echo "recurrent grid exit code: ${PIPESTATUS[0]}"
+
 if [ "$dry" = 0 ]; then
   # PyTorch on the same GPU, for the ratios (python3 there holds PyTorch); the Auto layout only.
-  stamp "PyTorch peers (≤ 60 s)"
+  stamp "PyTorch peers (≤ 90 s)"
   python="$(command -v python3 || echo /usr/bin/python3)"
-  (cd "$root" && timeout 60 dotnet app/nalu.dll bench --devices cuda --config reference,population,nau-nmu-population \
+  (cd "$root" && timeout 90 dotnet app/nalu.dll bench --devices cuda --config reference,population,nau-nmu-population,recurrent,recurrent-population \
     --python "$python" --torch-script "$root/tools/torch/nalu_bench.py" --seconds 0.5 --repeats 3 --markdown "$out/torch.md") 2>&1 | tail -n 20
 fi
 stamp "done; results in $out"
