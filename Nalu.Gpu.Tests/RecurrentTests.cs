@@ -311,8 +311,9 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
 /// <summary><c>nalu experiment recurrent</c>: a tiny run writes its files and table; bad options exit 2 and write nothing.</summary>
 /// <summary>
 /// The recurrent training check on CUDA (skipped without a CUDA device): the fused, group and batched kernels through
-/// time against the double BPTT loop. The tolerance is <see cref="CudaTrainingReferenceTests"/>'s: CUDA's
-/// tanh.approx/ex2.approx put ≈1e-3 relative error on each weight, and 6 Adam steps move each parameter by ≈6e-2.
+/// time against the double BPTT loop. Measured on an H200 (2026-12-04): the worst error after 6 Adam steps was 3.9e-5
+/// (NALU cell, T = 2; CUDA's approximate exp and log through time), 0.22 of the (1e-4, 1e-3) allowed here; the CPU
+/// paths get (1e-5, 1e-3). 6 Adam steps move each parameter by ≈6e-2.
 /// </summary>
 public sealed class CudaRecurrentTrainingTests(CudaFixture cuda) : IClassFixture<CudaFixture>
 {
@@ -321,7 +322,7 @@ public sealed class CudaRecurrentTrainingTests(CudaFixture cuda) : IClassFixture
     [Theory]
     [MemberData(nameof(Cases))]
     public void TrainingMatchesTheReferenceOnCuda(string name, int steps) =>
-        RecurrentTests.CheckTraining(name, steps, (1e-3, 1e-2),
+        RecurrentTests.CheckTraining(name, steps, (1e-4, 1e-3),
             [(cuda.Device, TrainingStrategy.Fused), (cuda.Device, TrainingStrategy.Group), (cuda.Device, TrainingStrategy.Batched)]);
 }
 

@@ -498,8 +498,10 @@ public abstract class UnitKernelTests
         var problem = new Problem(kernelCase, Models: 1, Batch: 2, Seed: 0, Parameters: [3f, 3f, 5f, 5f],
             X: [below, below, above, above], Dy: [1e-30f, 1e-30f]);
         var (y, _, dx) = RunStepAndCompare(problem, chunks: 2, narrow: false);
-        Assert.Equal(MathF.Exp(88f), y[1]);
-        Assert.True(y[0] < MathF.Exp(88f) && y[0] > 1e38f, $"y below the clamp: {y[0]:G9}");
+        // The clamp: exp(88), not exp(88.01) (1 % more). Exact on the CPU; CUDA's ex2.approx was measured 1.8e-6 below
+        // MathF.Exp(88) on an H200 (2026-12-04), so a relative 1e-5 is allowed.
+        Assert.True(Math.Abs(y[1] / MathF.Exp(88f) - 1) <= 1e-5, $"y at the clamp: {y[1]:G9}, expected {MathF.Exp(88f):G9}");
+        Assert.True(y[0] < y[1] && y[0] > 1e38f, $"y below the clamp: {y[0]:G9}");
         Assert.NotEqual(0f, dx[0]);
         Assert.Equal(0f, dx[2]);
         Assert.Equal(0f, dx[3]);

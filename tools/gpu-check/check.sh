@@ -8,21 +8,27 @@
 #   --bundle  default .bundle/nalu-bundle.tar.xz (build it first with tools/gpu-check/build-bundle.sh)
 #   --out     default $OUT when set (the device machine's output folder), else results/gpu-check
 #   --dry     the same steps on ILGPU's CPU accelerator with tiny sizes: a rehearsal for a machine without a GPU
+#   --tests-only  the device listing and the tests, no timings (a rerun after a test fix)
+#   --experiment  then `nalu experiment recurrent --quick` on the device (≤ 150 s), its folder as recurrent-quick.tar.gz
 #
 # On the device machine (from the repository root, the bundle carried): tools/gpu-check/check.sh --out "$OUT"
 # At most 8 files are written (what the device tool brings back): host.txt (with the device listing), tests.txt,
-# tests-xml.tar.gz (the two runs' xunit XML), grid.json, grid.md, recurrent.md, torch.md, and check.log (all printed).
+# tests-xml.tar.gz (the two runs' xunit XML and every comparison's worst error), grid.json, grid.md, recurrent.md, torch.md, and check.log (all printed).
 set -uo pipefail
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 dry=0
+tests_only=0
+experiment=0
 bundle="$repo/.bundle/nalu-bundle.tar.xz"
 out="${OUT:-$repo/results/gpu-check}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --dry) dry=1 ;;
+    --tests-only) tests_only=1 ;;
+    --experiment) experiment=1 ;;
     --bundle) bundle="$2"; shift ;;
     --out) out="$2"; shift ;;
-    *) echo "usage: $0 [--dry] [--bundle FILE] [--out DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--dry] [--tests-only] [--experiment] [--bundle FILE] [--out DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -64,6 +70,8 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libcuda.so '; then
   fi
 fi
 nalu() { dotnet "$root/app/nalu.dll" "$@"; }
+# Every tolerance comparison of the tests logs its worst error here (Nalu.Gpu.Tests/Tolerance.cs): measured CUDA errors.
+export NALU_TOLERANCE_LOG="$work/tolerances.tsv"
 
 { date -u; uname -a; echo "dry: $dry"; nvidia-smi 2>&1 || echo "nvidia-smi: not available"; } > "$out/host.txt"
 
@@ -79,7 +87,14 @@ stamp "CUDA kernel tests (≤ $tests_limit s)"
 (cd "$root/app" && timeout "$tests_limit" dotnet Nalu.Gpu.Tests.dll -parallel none -noColor -reporter verbose "${test_filter[@]}" -xml "$work/tests.xml") >> "$out/tests.txt" 2>&1
 echo "tests exit code: $?" >> "$out/tests.txt"
 tail -n 3 "$out/tests.txt"
-tar -C "$work" -czf "$out/tests-xml.tar.gz" $(cd "$work" && ls tests-recurrent.xml tests.xml 2>/dev/null)
+tar -C "$work" -czf "$out/tests-xml.tar.gz" $(cd "$work" && ls tests-recurrent.xml tests.xml tolerances.tsv 2>/dev/null)
+if [ "$experiment" = 1 ]; then
+  stamp "experiment recurrent --quick on $device (≤ 150 s)"
+  (cd "$work" && timeout 150 dotnet "$root/app/nalu.dll" experiment recurrent --quick --device "$device" --out "$work/recurrent-quick") 2>&1 | tail -n 25
+  echo "experiment exit code: ${PIPESTATUS[0]}"
+  tar -C "$work" -czf "$out/recurrent-quick.tar.gz" recurrent-quick
+fi
+if [ "$tests_only" = 1 ]; then stamp "done (tests only); results in $out"; exit 0; fi
 
 stamp "bench grid (≤ $grid_limit s): $strategies × P ∈ {$models} × {reference, nau-nmu} on $device"
 timeout "$grid_limit" dotnet "$root/app/nalu.dll" bench --devices "$device" --no-torch --config reference,nau-nmu --models "$models" \
