@@ -22,7 +22,7 @@ public static class Program
             s.AutoVersion = false;
         });
         var result = parser.ParseArguments<TrainOptions, PredictOptions, DevicesOptions, BenchOptions, MicroOptions, ExperimentFailureOptions,
-            ExperimentArithmeticOptions, ExperimentRecurrentOptions, ExperimentMergeOptions>(args);
+            ExperimentArithmeticOptions, ExperimentRecurrentOptions, ExperimentCountingOptions, ExperimentMergeOptions>(args);
         return result.MapResult(
             (TrainOptions o) => Guard(() => TrainCommand.Run(o)),
             (PredictOptions o) => Guard(() => PredictCommand.Run(o)),
@@ -32,6 +32,7 @@ public static class Program
             (ExperimentFailureOptions o) => Guard(() => ExperimentFailureCommand.Run(o)),
             (ExperimentRecurrentOptions o) => Guard(() => ExperimentArithmeticCommand.Run(o)),
             (ExperimentArithmeticOptions o) => Guard(() => ExperimentArithmeticCommand.Run(o)),
+            (ExperimentCountingOptions o) => Guard(() => ExperimentCountingCommand.Run(o)),
             (ExperimentMergeOptions o) => Guard(() => ExperimentMergeCommand.Run(o)),
             errors => errors.All(e => e.Tag is ErrorType.HelpRequestedError or ErrorType.HelpVerbRequestedError) ? 0 : 2);
     }

@@ -98,7 +98,7 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
     }
 
     /// <summary>One sample through the unit's float code on plain arrays: y, the finished parameter gradient and ∂L/∂x.</summary>
-    private static (float[] Y, float[] Grad, float[] Dx) RunUnit(IUnit unit, double[] parameters, double[] x, double[] dy) =>
+    internal static (float[] Y, float[] Grad, float[] Dx) RunUnit(IUnit unit, double[] parameters, double[] x, double[] dy) =>
         (ValueTuple<float[], float[], float[]>)typeof(RecurrentTests).GetMethod(nameof(RunTyped), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
             .MakeGenericMethod(unit.GetType()).Invoke(null, [unit, parameters, x, dy])!;
 

@@ -13,6 +13,7 @@ internal static class ExperimentVerbs
         ("failure", "Experiment 1, the NALU paper's Figure 1: MLPs fail to extrapolate the identity; a NAC does not."),
         ("arithmetic", "Experiment 2, the static arithmetic benchmark: units × ops × seeds × range pairs; resumable, --shard K/N."),
         ("recurrent", "Experiment 3, the recurrent arithmetic task: units as recurrent cells, trained on short sequences, tested on long ones."),
+        ("counting", "Experiment 4, the NALU paper's Table 2: count or add what a sequence of images shows (IDX files; default Fashion-MNIST)."),
         ("merge", "Combines results.jsonl files of 'experiment arithmetic' (e.g. shards) into one table and plot."),
     ];
 

@@ -138,6 +138,20 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         return layer;
     }
 
+    /// <summary>
+    /// <paramref name="layer"/> applied to each of <paramref name="steps"/> steps of a sequence with the same weights
+    /// ("time-distributed", <see cref="Kernels.Units.EachStepUnit{TInner}"/>): it reads T·I values and writes T·O, step-major.
+    /// A per-image network in front of a recurrent head: <c>ForEachStep(Dense(784, 64, Relu), 10)</c>.
+    /// </summary>
+    public static LayerSpec ForEachStep(LayerSpec layer, int steps)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
+        var each = layer with { EachStep = steps };
+        each.Validate();
+        return each;
+    }
+
     /// <summary>A layer of a custom unit (an <see cref="IUnit"/> struct of the caller's own assembly).</summary>
     public static LayerSpec Custom(CustomUnit unit, int inputs, int outputs)
     {
@@ -168,6 +182,13 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// </summary>
     public int Steps { get; init; }
 
+    /// <summary>
+    /// 0 (the default): the unit reads its own inputs once. T ≥ 1: the unit is applied to each of T steps of a sequence
+    /// with the same weights (<see cref="ForEachStep"/>); the layer reads T·<see cref="Inputs"/> values and writes
+    /// T·<see cref="Outputs"/> (<see cref="LayerInputs"/>, <see cref="LayerOutputs"/>). Never together with <see cref="Steps"/>.
+    /// </summary>
+    public int EachStep { get; init; }
+
     /// <summary>Whether the layer runs its unit through time (<see cref="Steps"/> ≥ 1).</summary>
     public bool IsRecurrent => Steps > 0;
 
@@ -175,7 +196,13 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public int InputsPerStep => IsRecurrent ? Inputs - Outputs : Inputs;
 
     /// <summary>The values the layer reads from the previous layer or the data: T·F for a recurrent layer, else <see cref="Inputs"/>.</summary>
-    public int LayerInputs => IsRecurrent ? Steps * (Inputs - Outputs) : Inputs;
+    public int LayerInputs => IsRecurrent ? Steps * (Inputs - Outputs) : EachStep > 0 ? EachStep * Inputs : Inputs;
+
+    /// <summary>The values the layer writes: T·O for a per-step layer (<see cref="EachStep"/>), else <see cref="Outputs"/>.</summary>
+    public int LayerOutputs => EachStep > 0 ? EachStep * Outputs : Outputs;
+
+    /// <summary>Whether the layer reads a sequence: recurrent, or applied to each step.</summary>
+    public bool ReadsSequence => IsRecurrent || EachStep > 0;
 
     /// <summary><see cref="UnitKind.Custom"/> only: the unit (null for every built-in kind).</summary>
     public CustomUnit? CustomUnit { get; init; }
@@ -237,7 +264,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public int ParameterCount => Tensors.Sum(t => t.Shape.Aggregate(1, (a, b) => a * b));
 
     /// <summary>Short description, e.g. <c>nalu(100→2)</c>.</summary>
-    public override string ToString() => IsRecurrent ? $"recurrent[{CellName}, T={Steps}]" : CellName;
+    public override string ToString() => IsRecurrent ? $"recurrent[{CellName}, T={Steps}]" : EachStep > 0 ? $"each-step[{CellName}, T={EachStep}]" : CellName;
 
     private string CellName => Kind switch
     {
@@ -256,6 +283,11 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
         if (!Enum.IsDefined(Activation))
             throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
         ArgumentOutOfRangeException.ThrowIfNegative(Steps, nameof(Steps));
+        ArgumentOutOfRangeException.ThrowIfNegative(EachStep, nameof(EachStep));
+        if (IsRecurrent && EachStep > 0)
+            throw new ArgumentException($"Layer {CellName}: a layer is either recurrent (Steps) or applied to each step (EachStep), not both.");
+        if (EachStep > 0 && (long)EachStep * Math.Max(Inputs, Outputs) > int.MaxValue / 4)
+            throw new ArgumentOutOfRangeException(nameof(EachStep), EachStep, $"Layer {this}: a sequence of {EachStep} steps × {Math.Max(Inputs, Outputs)} values is too long for 32-bit indexing.");
         if (Kind == UnitKind.Lstm && !IsRecurrent)
             throw new ArgumentException($"An LSTM layer runs through time: use LayerSpec.Lstm(inputsPerStep, hidden, steps) (or LayerSpec.Recurrent with steps ≥ 1); got {this}.");
         if (IsRecurrent && Inputs <= Outputs)
@@ -325,6 +357,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     internal IUnit CreateUnit()
     {
         var cell = CreateCell();
+        if (EachStep > 0)
+            return (IUnit)Activator.CreateInstance(typeof(EachStepUnit<>).MakeGenericType(cell.GetType()), cell, EachStep)!;
         if (!IsRecurrent)
             return cell;
         var recurrent = typeof(RecurrentUnit<>).MakeGenericType(cell.GetType());

@@ -17,10 +17,10 @@ public sealed class ModelArchitecture
         for (int i = 0; i < layers.Count; i++)
         {
             layers[i].Validate();
-            if (i > 0 && layers[i - 1].Outputs != layers[i].LayerInputs)
+            if (i > 0 && layers[i - 1].LayerOutputs != layers[i].LayerInputs)
             {
                 throw new ArgumentException(
-                    $"Layer {i - 1} ({layers[i - 1]}) has {layers[i - 1].Outputs} outputs but layer {i} ({layers[i]}) reads {layers[i].LayerInputs} inputs.",
+                    $"Layer {i - 1} ({layers[i - 1]}) has {layers[i - 1].LayerOutputs} outputs but layer {i} ({layers[i]}) reads {layers[i].LayerInputs} inputs.",
                     nameof(layers));
             }
         }
@@ -56,7 +56,7 @@ public sealed class ModelArchitecture
     public int Inputs => Layers[0].LayerInputs;
 
     /// <summary>Output width.</summary>
-    public int Outputs => Layers[^1].Outputs;
+    public int Outputs => Layers[^1].LayerOutputs;
 
     /// <summary>Parameters per model.</summary>
     public int ParameterCount { get; }
@@ -109,8 +109,8 @@ public sealed class ModelArchitecture
     public bool IsRecurrent => Layers.Any(l => l.IsRecurrent);
 
     /// <summary>
-    /// The same model with every recurrent layer run for <paramref name="steps"/> steps: the same parameters (a recurrent
-    /// layer's are its cell's), so a model trained on short sequences is evaluated on longer ones by loading its
+    /// The same model with every recurrent layer run for <paramref name="steps"/> steps, and every per-step layer
+    /// (<see cref="LayerSpec.EachStep"/>) applied to as many: the same parameters (a recurrent layer's are its cell's), so a model trained on short sequences is evaluated on longer ones by loading its
     /// parameters into this architecture.
     /// </summary>
     /// <exception cref="InvalidOperationException">No layer is recurrent.</exception>
@@ -119,7 +119,7 @@ public sealed class ModelArchitecture
         if (!IsRecurrent)
             throw new InvalidOperationException($"{this} has no recurrent layer to run for {steps} steps.");
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
-        return new ModelArchitecture(Layers.Select(l => l.IsRecurrent ? l with { Steps = steps } : l).ToArray());
+        return new ModelArchitecture(Layers.Select(l => l.IsRecurrent ? l with { Steps = steps } : l.EachStep > 0 ? l with { EachStep = steps } : l).ToArray());
     }
 
     private static IUnit Compose(IReadOnlyList<LayerSpec> layers)
