@@ -55,26 +55,32 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
     }
 
     /// <summary>A per-step front end, a recurrent NAC and a NAC readout: the model the counting task trains, in small.</summary>
-    private static ModelArchitecture FrontEndModel(int steps) => new(
+    private static ModelArchitecture FrontEndModel(int steps, bool everyStep = false) => new(
     [
         LayerSpec.ForEachStep(LayerSpec.Dense(3, 4, Activation.Tanh), steps),
-        LayerSpec.Recurrent(LayerSpec.Nac(4 + 2, 2), steps),
-        LayerSpec.Nac(2, 1),
+        LayerSpec.Recurrent(LayerSpec.Nac(4 + 2, 2), steps, everyStep),
+        everyStep ? LayerSpec.ForEachStep(LayerSpec.Nac(2, 1), steps) : LayerSpec.Nac(2, 1),
     ]);
 
     /// <summary>
     /// The model trained for 6 Adam steps on stored sequences by the fused, group and batched kernels on the CPU
     /// accelerator and by the native path ends with the same parameters (the native path is the fused kernel's code, so
-    /// bit for bit; the others within float round-off), and the parameters moved far more than that.
+    /// bit for bit; the others within float round-off), and the parameters moved far more than that. With every step read
+    /// out, the targets are the running sums.
     /// </summary>
-    [Fact]
-    public void APerStepFrontEndTrainsAlikeOnEveryPath()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void APerStepFrontEndTrainsAlikeOnEveryPath(bool everyStep)
     {
         const int steps = 3, rows = 40;
-        var architecture = FrontEndModel(steps);
+        var architecture = FrontEndModel(steps, everyStep);
         var rng = new Random(5);
         var x = Enumerable.Range(0, rows * steps * 3).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
-        var y = Enumerable.Range(0, rows).Select(r => x.Skip(r * steps * 3).Take(steps * 3).Sum()).ToArray();
+        int reads = everyStep ? steps : 1;
+        var y = Enumerable.Range(0, rows * reads)
+            .Select(i => x.Skip(i / reads * steps * 3).Take(((everyStep ? i % reads : steps - 1) + 1) * 3).Sum()).ToArray();
+        Assert.Equal(reads, architecture.Outputs);
         float[]? first = null, initial = null;
         foreach (var (device, strategy) in new[]
         {
@@ -82,7 +88,7 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
             (cpu.Device, TrainingStrategy.Batched),
         })
         {
-            using var data = new Dataset(device, x, steps * 3, y, 1);
+            using var data = new Dataset(device, x, steps * 3, y, reads);
             using var model = new Model(device, architecture, [11, 12]);
             initial ??= model.GetParameters();
             using (var trainer = new Trainer(model, data, new TrainerOptions
@@ -102,7 +108,40 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
             else
             {
                 Tolerance.AssertClose(first.Select(v => (double)v).ToArray(), trained, (1e-5, 1e-4), $"{strategy} on {device.Kind} against native");
+                // Prediction runs the forward kernel: the last step's output, every step's with everyStep.
+                var predicted = model.Predict(x.AsSpan(0, steps * 3), 1);
+                Assert.Equal(2, predicted.Length);
+                Assert.All(predicted, row => Assert.Equal(reads, row.Length));
+                Assert.All(predicted.SelectMany(row => row), v => Assert.True(float.IsFinite(v)));
             }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Model.Predict"/> on the native device runs the units' forward on the host (ModelKernels.NativeForward),
+    /// not the forward kernel: the same values as the kernel on the CPU accelerator, for a sequence model read at every
+    /// step, a NALU stack (log and exp) and an LSTM head.
+    /// </summary>
+    [Fact]
+    public void NativePredictionMatchesTheForwardKernel()
+    {
+        var architectures = new[]
+        {
+            FrontEndModel(4, everyStep: true),
+            ModelArchitecture.Uniform(UnitKind.Nalu, 5, 3, 2),
+            new ModelArchitecture([LayerSpec.Lstm(3, 4, 5), LayerSpec.Dense(4, 2, Activation.Linear)]),
+        };
+        var rng = new Random(17);
+        foreach (var architecture in architectures)
+        {
+            var x = Enumerable.Range(0, 7 * architecture.Inputs).Select(_ => (float)(rng.NextDouble() * 3 - 1)).ToArray();
+            using var onHost = new Model(native.Device, architecture, [1, 2, 3]);
+            using var onKernel = new Model(cpu.Device, architecture, [1, 2, 3]);
+            onKernel.SetParameters(onHost.GetParameters());
+            var expected = onKernel.Predict(x, 7);
+            var actual = onHost.Predict(x, 7);
+            for (int p = 0; p < 3; p++)
+                Tolerance.AssertClose(expected[p].Select(v => (double)v).ToArray(), actual[p], (1e-6, 1e-5), $"{architecture}, model {p}");
         }
     }
 

@@ -97,6 +97,42 @@ public sealed class RecurrentTests(CpuFixture cpu, NativeFixture native) : IClas
         Tolerance.AssertClose(expectedDx, dx, Tolerance.Gradients, $"{name} T={steps} ∂L/∂x");
     }
 
+    /// <summary>
+    /// Every step's state read out (<see cref="LayerSpec.ReadEveryStep"/>): the reference against finite differences and
+    /// the unit against the reference, so the output gradient of each step enters BPTT at its own step.
+    /// </summary>
+    [Theory]
+    [InlineData("nac", 1)]
+    [InlineData("nac", 4)]
+    [InlineData("nalu", 3)]
+    [InlineData("lstm", 3)]
+    [InlineData("rnn-tanh", 4)]
+    public void EveryStepReadoutMatchesTheReferenceAndFiniteDifferences(string name, int steps)
+    {
+        var (spec, cell) = Cell(name);
+        int seed = 500 + steps;
+        var rng = new Random(seed);
+        var parameters = FiniteDifferences.Uniform(rng, cell.ParameterCount, -0.6, 0.6);
+        var xs = FiniteDifferences.Uniform(rng, 2 * steps * PerStep, 0.5, 1.5);
+        FiniteDifferences.Check($"recurrent {name}, T = {steps}, every step", seed, rng, parameters, xs,
+            (p, x) => RecurrentReference.Forward(Forward(cell, p), x, 2, steps, PerStep, cell.State, 2, everyStep: true),
+            (p, x, dy) => RecurrentReference.Backward(Forward(cell, p), Backward(cell, p), x, dy, 2, steps, PerStep, cell.State, 2, everyStep: true));
+
+        var unit = LayerSpec.Recurrent(spec, steps, everyStep: true).CreateUnit();
+        Assert.Equal(steps * 2, unit.Outputs);
+        var x1 = FiniteDifferences.Uniform(rng, steps * PerStep, 0.5, 1.5);
+        var dy1 = FiniteDifferences.Uniform(rng, steps * 2, -1, 1);
+        var (y, grad, dx) = RunUnit(unit, parameters, x1, dy1);
+        var pp = parameters.Select(v => (double)(float)v).ToArray();
+        var xx = x1.Select(v => (double)(float)v).ToArray();
+        var dd = dy1.Select(v => (double)(float)v).ToArray();
+        Tolerance.AssertClose(RecurrentReference.Forward(Forward(cell, pp), xx, 1, steps, PerStep, cell.State, 2, everyStep: true), y,
+            Tolerance.Values, $"{name} T={steps} every-step y");
+        var (expectedGrad, expectedDx) = RecurrentReference.Backward(Forward(cell, pp), Backward(cell, pp), xx, dd, 1, steps, PerStep, cell.State, 2, everyStep: true);
+        Tolerance.AssertClose(expectedGrad, grad, Tolerance.Gradients, $"{name} T={steps} every-step ∂L/∂parameters");
+        Tolerance.AssertClose(expectedDx, dx, Tolerance.Gradients, $"{name} T={steps} every-step ∂L/∂x");
+    }
+
     /// <summary>One sample through the unit's float code on plain arrays: y, the finished parameter gradient and ∂L/∂x.</summary>
     internal static (float[] Y, float[] Grad, float[] Dx) RunUnit(IUnit unit, double[] parameters, double[] x, double[] dy) =>
         (ValueTuple<float[], float[], float[]>)typeof(RecurrentTests).GetMethod(nameof(RunTyped), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!

@@ -29,32 +29,52 @@ public static class RecurrentReference
         return states;
     }
 
-    /// <summary>Forward: the first <paramref name="readout"/> values of <c>h_T</c> (B × K).</summary>
-    public static double[] Forward(CellForward cell, ReadOnlySpan<double> x, int batch, int steps, int inputsPerStep, int state, int readout)
+    /// <summary>
+    /// Forward: the first <paramref name="readout"/> values of <c>h_T</c> (B × K), or with <paramref name="everyStep"/> those
+    /// of every <c>h_1 … h_T</c> (B × T·K, step-major).
+    /// </summary>
+    public static double[] Forward(CellForward cell, ReadOnlySpan<double> x, int batch, int steps, int inputsPerStep, int state, int readout,
+        bool everyStep = false)
     {
-        var last = States(cell, x, batch, steps, inputsPerStep, state)[^1];
-        var y = new double[batch * readout];
+        var states = States(cell, x, batch, steps, inputsPerStep, state);
+        int read = everyStep ? steps : 1;
+        var y = new double[batch * read * readout];
         for (int b = 0; b < batch; b++)
-            Array.Copy(last, b * state, y, b * readout, readout);
+        {
+            for (int r = 0; r < read; r++)
+                Array.Copy(states[steps - read + r], b * state, y, (b * read + r) * readout, readout);
+        }
+
         return y;
     }
 
     /// <summary>
-    /// Backpropagation through time from <paramref name="dy"/> = ∂L/∂y (B × K): the parameter gradient summed over steps
-    /// and batch, and ∂L/∂x (B × T·F).
+    /// Backpropagation through time from <paramref name="dy"/> = ∂L/∂y (B × K, or B × T·K with <paramref name="everyStep"/>):
+    /// the parameter gradient summed over steps and batch, and ∂L/∂x (B × T·F).
     /// </summary>
     public static (double[] ParameterGradient, double[] InputGradient) Backward(
         CellForward forward, CellBackward backward, ReadOnlySpan<double> x, ReadOnlySpan<double> dy,
-        int batch, int steps, int inputsPerStep, int state, int readout)
+        int batch, int steps, int inputsPerStep, int state, int readout, bool everyStep = false)
     {
-        ReferenceMath.CheckLength(dy, batch * readout, nameof(dy));
+        int read = everyStep ? steps : 1;
+        ReferenceMath.CheckLength(dy, batch * read * readout, nameof(dy));
         var states = States(forward, x, batch, steps, inputsPerStep, state);
         var dh = new double[batch * state];
-        for (int b = 0; b < batch; b++)
+        var outputGradient = dy.ToArray();
+        // ∂L/∂h_t from the output read at step t (t counted from 0; only the last one without everyStep).
+        void AddOutputGradient(double[] into, int t)
         {
-            for (int k = 0; k < readout; k++)
-                dh[b * state + k] = dy[b * readout + k];
+            int r = t - (steps - read);
+            if (r < 0)
+                return;
+            for (int b = 0; b < batch; b++)
+            {
+                for (int k = 0; k < readout; k++)
+                    into[b * state + k] += outputGradient[(b * read + r) * readout + k];
+            }
         }
+
+        AddOutputGradient(dh, steps - 1);
 
         double[]? gradient = null;
         var dx = new double[batch * steps * inputsPerStep];
@@ -79,6 +99,9 @@ public static class RecurrentReference
                 for (int k = 0; k < state; k++)
                     dh[b * state + k] = dz[b * width + inputsPerStep + k];
             }
+
+            if (t > 0)
+                AddOutputGradient(dh, t - 1);
         }
 
         return (gradient!, dx);

@@ -2,7 +2,9 @@ namespace Nalu.Gpu.Kernels.Units;
 
 /// <summary>
 /// Any unit as a recurrent cell, run through time: <c>h_t = cell([x_t, h_{t−1}])</c> for t = 1…T from <c>h_0 = 0</c>, and
-/// the output is the first <c>K</c> values of <c>h_T</c>. Backward is backpropagation through time: the cell's own
+/// the output is the first <c>K</c> values of <c>h_T</c>, or of every <c>h_t</c> (T·K values, step-major) when built with
+/// <c>everyStep</c>: a loss on every step's state (Madsen &amp; Johansen's cumulative targets) trains the state's weights
+/// far more directly than one read at the end. Backward is backpropagation through time: the cell's own
 /// backward from the last step to the first, accumulating into the one gradient, with <c>∂L/∂h_{t−1}</c> taken from the
 /// cell's input gradient. Because this is an <see cref="IUnit"/>, the fused step, the group kernel, the batched kernels
 /// and the native path train a recurrent model with their own loops unchanged: one step, one trainer.
@@ -34,12 +36,14 @@ public readonly struct RecurrentUnit<TCell> : IUnit
     private readonly TCell _cell;
     private readonly int _steps;
     private readonly int _readout;
+    // 1 when every step is read out; an int, because ILGPU refuses bool fields in kernel parameters.
+    private readonly int _everyStep;
 
     /// <summary>
     /// <paramref name="cell"/> run for <paramref name="steps"/> steps, reading the first <paramref name="readout"/> state
-    /// values of the last step (0: the whole state).
+    /// values of the last step (0: the whole state), or of every step when <paramref name="everyStep"/>.
     /// </summary>
-    public RecurrentUnit(TCell cell, int steps, int readout = 0)
+    public RecurrentUnit(TCell cell, int steps, int readout = 0, bool everyStep = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 1);
         if (cell.Inputs <= cell.Outputs)
@@ -55,6 +59,7 @@ public readonly struct RecurrentUnit<TCell> : IUnit
         _cell = cell;
         _steps = steps;
         _readout = readout == 0 ? cell.Outputs : readout;
+        _everyStep = everyStep ? 1 : 0;
     }
 
     /// <summary>The cell run at every step.</summary>
@@ -67,8 +72,10 @@ public readonly struct RecurrentUnit<TCell> : IUnit
     public int StateSize => _cell.Outputs;
     /// <inheritdoc />
     public int Inputs => _steps * InputsPerStep;
+    /// <summary>Whether the output is the readout of every step (T·K values) rather than of the last (K).</summary>
+    public bool EveryStep => _everyStep != 0;
     /// <inheritdoc />
-    public int Outputs => _readout;
+    public int Outputs => _everyStep != 0 ? _steps * _readout : _readout;
     /// <inheritdoc />
     public int ParameterCount => _cell.ParameterCount;
     /// <inheritdoc />
@@ -103,10 +110,15 @@ public readonly struct RecurrentUnit<TCell> : IUnit
             // The new state goes straight into the next step's input (or into h_T after the last step).
             int next = t + 1 < steps ? z + block + f : last;
             _cell.Forward(context, parameters, paramOffset, cache, cacheOffset, saved, z, saved, next, saved, z + _cell.Inputs);
+            if (_everyStep != 0)
+                y.CopyFrom(yOffset + t * _readout, saved, next, _readout);
         }
 
-        for (int k = 0; k < _readout; k++)
-            y[yOffset + k] = saved[last + k];
+        if (_everyStep == 0)
+        {
+            for (int k = 0; k < _readout; k++)
+                y[yOffset + k] = saved[last + k];
+        }
     }
 
     /// <inheritdoc />
@@ -119,8 +131,9 @@ public readonly struct RecurrentUnit<TCell> : IUnit
         int f = InputsPerStep, s = _cell.Outputs, block = StepBlock, steps = _steps;
         int dz = savedOffset + steps * block + s;   // ∂L/∂z_t, the cell's input gradient
         int dh = dz + f + s;                        // ∂L/∂h_t, the cell's output gradient
+        int lastRead = _everyStep != 0 ? dyOffset + (steps - 1) * _readout : dyOffset;
         for (int k = 0; k < s; k++)
-            saved[dh + k] = k < _readout ? dy[dyOffset + k] : 0f;
+            saved[dh + k] = k < _readout ? dy[lastRead + k] : 0f;
         for (int t = steps - 1; t >= 0; t--)
         {
             int z = savedOffset + t * block;
@@ -133,6 +146,12 @@ public readonly struct RecurrentUnit<TCell> : IUnit
             if (needInputGradient)
                 dx.CopyFrom(dxOffset + t * f, saved, dz, f);
             saved.CopyFrom(dh, saved, dz + f, s);
+            if (_everyStep != 0 && t > 0)
+            {
+                // h_{t−1} was also read out, at step t − 1.
+                for (int k = 0; k < _readout; k++)
+                    saved[dh + k] += dy[dyOffset + (t - 1) * _readout + k];
+            }
         }
     }
 

@@ -43,12 +43,13 @@ public static class Checkpoint
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Custom = null,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] INaluRecipeRecord? INaluRecipe = null,
         [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int Steps = 0,
-        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int EachStep = 0)
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] int EachStep = 0,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] bool ReadEveryStep = false)
     {
         /// <summary>The record of a layer (its regulariser and iNALU recipe only when it has one; a custom layer's unit by name).</summary>
         public static LayerRecord Of(LayerSpec l) => new(l.Kind, l.Inputs, l.Outputs, l.Untied, l.Activation,
             l.Regularizer.Kind == RegularizerKind.None ? null : RegularizerRecord.Of(l.Regularizer), l.InputIndependentGate,
-            l.CustomUnit?.Name, l.INaluRecipe.IsNone ? null : INaluRecipeRecord.Of(l.INaluRecipe), l.Steps, l.EachStep);
+            l.CustomUnit?.Name, l.INaluRecipe.IsNone ? null : INaluRecipeRecord.Of(l.INaluRecipe), l.Steps, l.EachStep, l.ReadEveryStep);
 
         /// <summary>The layer, with a custom unit looked up in <see cref="CustomUnits"/>.</summary>
         public LayerSpec ToSpec() => ToSpec(CustomUnits.Find);
@@ -72,7 +73,7 @@ public static class Checkpoint
             var unit = resolve(Custom)
                 ?? throw new CheckpointFormatException(
                     $"custom unit '{Custom}' is not known here: register it with CustomUnits.Register(\"{Custom}\", …) or pass a resolver to Checkpoint.Read.");
-            return LayerSpec.Custom(unit, Inputs, Outputs) with { Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None, Steps = Steps, EachStep = EachStep };
+            return LayerSpec.Custom(unit, Inputs, Outputs) with { Regularizer = Regularizer?.ToSettings() ?? RegularizerSettings.None, Steps = Steps, EachStep = EachStep, ReadEveryStep = ReadEveryStep };
         }
 
         /// <summary>
@@ -86,6 +87,7 @@ public static class Checkpoint
             INaluRecipe = INaluRecipe?.ToRecipe() ?? default,
             Steps = Steps,   // 0 (feed-forward) in every checkpoint written before recurrent layers existed
             EachStep = EachStep,   // 0 likewise, before per-step layers existed
+            ReadEveryStep = ReadEveryStep,
         };
     }
 

@@ -120,7 +120,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <paramref name="inputsPerStep"/> values (<see cref="LstmUnit"/>): its spec's widths are the cell's visible ones,
     /// <c>Inputs = F + H</c> (x_t and h) and <c>Outputs = H</c>; the cell state c travels with h inside the layer.
     /// </summary>
-    public static LayerSpec Lstm(int inputsPerStep, int hidden, int steps) => Recurrent(new(UnitKind.Lstm, inputsPerStep + hidden, hidden), steps);
+    public static LayerSpec Lstm(int inputsPerStep, int hidden, int steps, bool everyStep = false) =>
+        Recurrent(new(UnitKind.Lstm, inputsPerStep + hidden, hidden), steps, everyStep);
 
     public static LayerSpec Dense(int inputs, int outputs, Activation activation) => new(UnitKind.Dense, inputs, outputs, false, activation);
 
@@ -128,12 +129,13 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// <paramref name="cell"/> as a recurrent layer run for <paramref name="steps"/> steps: <c>h_t = cell([x_t, h_{t−1}])</c>
     /// from <c>h_0 = 0</c>, output <c>h_T</c> (see <see cref="Steps"/>). The cell's widths are its own: it reads
     /// <c>F + S</c> values (F per step, then the state) and writes the state S, so
-    /// <c>Recurrent(Nac(10 + 2, 2), 10)</c> reads sequences of 10 steps of 10 values and outputs 2.
+    /// <c>Recurrent(Nac(10 + 2, 2), 10)</c> reads sequences of 10 steps of 10 values and outputs 2. With
+    /// <paramref name="everyStep"/> it outputs every step's state (T·S values, step-major; see <see cref="ReadEveryStep"/>).
     /// </summary>
-    public static LayerSpec Recurrent(LayerSpec cell, int steps)
+    public static LayerSpec Recurrent(LayerSpec cell, int steps, bool everyStep = false)
     {
         ArgumentNullException.ThrowIfNull(cell);
-        var layer = cell with { Steps = steps };
+        var layer = cell with { Steps = steps, ReadEveryStep = everyStep };
         layer.Validate();
         return layer;
     }
@@ -189,6 +191,12 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     /// </summary>
     public int EachStep { get; init; }
 
+    /// <summary>
+    /// Recurrent layers only: the layer outputs the state read after every step (T·O values, step-major) instead of after
+    /// the last, so a loss can be put on every step (cumulative targets, as Madsen &amp; Johansen train sequential MNIST).
+    /// </summary>
+    public bool ReadEveryStep { get; init; }
+
     /// <summary>Whether the layer runs its unit through time (<see cref="Steps"/> ≥ 1).</summary>
     public bool IsRecurrent => Steps > 0;
 
@@ -199,7 +207,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public int LayerInputs => IsRecurrent ? Steps * (Inputs - Outputs) : EachStep > 0 ? EachStep * Inputs : Inputs;
 
     /// <summary>The values the layer writes: T·O for a per-step layer (<see cref="EachStep"/>), else <see cref="Outputs"/>.</summary>
-    public int LayerOutputs => EachStep > 0 ? EachStep * Outputs : Outputs;
+    public int LayerOutputs => EachStep > 0 ? EachStep * Outputs : IsRecurrent && ReadEveryStep ? Steps * Outputs : Outputs;
 
     /// <summary>Whether the layer reads a sequence: recurrent, or applied to each step.</summary>
     public bool ReadsSequence => IsRecurrent || EachStep > 0;
@@ -264,7 +272,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
     public int ParameterCount => Tensors.Sum(t => t.Shape.Aggregate(1, (a, b) => a * b));
 
     /// <summary>Short description, e.g. <c>nalu(100→2)</c>.</summary>
-    public override string ToString() => IsRecurrent ? $"recurrent[{CellName}, T={Steps}]" : EachStep > 0 ? $"each-step[{CellName}, T={EachStep}]" : CellName;
+    public override string ToString() => IsRecurrent ? $"recurrent[{CellName}, T={Steps}{(ReadEveryStep ? ", every step" : "")}]" : EachStep > 0 ? $"each-step[{CellName}, T={EachStep}]" : CellName;
 
     private string CellName => Kind switch
     {
@@ -284,6 +292,8 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
         ArgumentOutOfRangeException.ThrowIfNegative(Steps, nameof(Steps));
         ArgumentOutOfRangeException.ThrowIfNegative(EachStep, nameof(EachStep));
+        if (ReadEveryStep && !IsRecurrent)
+            throw new ArgumentException($"Layer {CellName}: only a recurrent layer can read its state after every step.");
         if (IsRecurrent && EachStep > 0)
             throw new ArgumentException($"Layer {CellName}: a layer is either recurrent (Steps) or applied to each step (EachStep), not both.");
         if (EachStep > 0 && (long)EachStep * Math.Max(Inputs, Outputs) > int.MaxValue / 4)
@@ -363,7 +373,7 @@ public sealed record LayerSpec(UnitKind Kind, int Inputs, int Outputs, bool Unti
             return cell;
         var recurrent = typeof(RecurrentUnit<>).MakeGenericType(cell.GetType());
         // An LSTM's state is [h, c]: the layer reads out h, the first Outputs values.
-        return (IUnit)Activator.CreateInstance(recurrent, cell, Steps, Kind == UnitKind.Lstm ? Outputs : 0)!;
+        return (IUnit)Activator.CreateInstance(recurrent, cell, Steps, Kind == UnitKind.Lstm ? Outputs : 0, ReadEveryStep)!;
     }
 
     private IUnit CreateCell() => Kind switch

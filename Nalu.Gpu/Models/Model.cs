@@ -249,6 +249,15 @@ public sealed class Model : IDisposable
         var all = new float[Count * x.Length];
         for (int p = 0; p < Count; p++)
             x.CopyTo(all.AsSpan(p * x.Length));
+        if (Device.Kind == DeviceKind.Native)
+        {
+            // The native device predicts with the units' own code on the host's cores, as it trains.
+            var host = new float[(long)Count * samples * Architecture.Outputs];
+            Kernels.NativeForward(GetParameters(), all, Count, samples, host, Environment.ProcessorCount);
+            int each = samples * Architecture.Outputs;
+            return Enumerable.Range(0, Count).Select(p => host.AsSpan(p * each, each).ToArray()).ToArray();
+        }
+
         using var input = DeviceTensor.FromArray(Device, all, Count, samples, inputs);
         using var y = Forward(input);
         var flat = y.ToArray();

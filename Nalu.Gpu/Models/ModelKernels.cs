@@ -32,6 +32,8 @@ internal interface IModelKernels
     void NativeSteps<TSource>(TSource source, FusedStepArgs args, NativeBuffers buffers) where TSource : struct, IDataSource;
     void NativeEvaluate<TSource>(TSource source, EvaluationArgs args, NativeBuffers buffers, double[] sums, int[] nonFinite)
         where TSource : struct, IDataSource;
+    // Inference on the host for the native device: every model on its own rows of x (P × B × I) into y (P × B × O).
+    void NativeForward(float[] parameters, float[] x, int models, int batch, float[] y, int workers);
     int ScratchPerModel { get; }
     int EvaluationScratch { get; }
     int ElementCount { get; }
@@ -190,6 +192,38 @@ internal sealed class ModelKernels<TUnit> : IModelKernels where TUnit : struct, 
     public void GroupSteps<TSource>(TSource source, FusedStepArgs args, GroupPlan plan, ArrayView<float> work)
         where TSource : struct, IDataSource =>
         GroupKernel<TSource>()(plan.Config, _unit, source, args, new GroupLayout { Work = work, WorkInShared = plan.WorkInShared ? 1 : 0 });
+
+    /// <summary>
+    /// The forward of every (model, sample) as plain C# over pinned host arrays, on <paramref name="workers"/> threads:
+    /// what <see cref="UnitKernels.Forward{TUnit}"/> computes, without ILGPU's CPU accelerator (which simulates a GPU's
+    /// threads and is many times slower for long sequences). Inference context, as the kernel's.
+    /// </summary>
+    public unsafe void NativeForward(float[] parameters, float[] x, int models, int batch, float[] y, int workers)
+    {
+        var unit = _unit;
+        int n = unit.ParameterCount, c = unit.CacheCount, inputs = unit.Inputs, outputs = unit.Outputs, saved = Math.Max(1, unit.SavedCount);
+        var cache = new float[Math.Max(1, models * c)];
+        fixed (float* pp = parameters, pc = cache, px = x, py = y)
+        {
+            for (int p = 0; p < models; p++)
+            {
+                for (int e = 0; e < unit.ElementCount; e++)
+                    unit.PrepareCache(e, new HostMemory(pp), p * n, new HostMemory(pc), p * c);
+            }
+
+            nint pParameters = (nint)pp, pCache = (nint)pc, pX = (nint)px, pY = (nint)py;
+            Parallel.For(0, models * batch, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers) },
+                () => (nint)System.Runtime.InteropServices.NativeMemory.Alloc((nuint)saved * sizeof(float)),
+                (k, _, scratch) =>
+                {
+                    int p = k / batch;
+                    unit.Forward(SampleContext.Inference, new HostMemory((float*)pParameters), p * n, new HostMemory((float*)pCache), p * c,
+                        new HostMemory((float*)pX), k * inputs, new HostMemory((float*)pY), k * outputs, new HostMemory((float*)scratch), 0);
+                    return scratch;
+                },
+                scratch => System.Runtime.InteropServices.NativeMemory.Free((void*)scratch));
+        }
+    }
 
     public unsafe void NativeSteps<TSource>(TSource source, FusedStepArgs a, NativeBuffers b) where TSource : struct, IDataSource
     {

@@ -129,11 +129,13 @@ public static class ImageSequences
     /// <summary>
     /// <paramref name="sequences"/> sequences of <paramref name="length"/> images each, drawn uniformly with replacement
     /// by a generator seeded with <paramref name="seed"/>: the same seed gives the same sequences on every machine.
-    /// Returns the inputs (<c>sequences × length × pixels</c>, step-major), the targets (<c>sequences × outputs</c>) and
-    /// the drawn image indices.
+    /// Returns the inputs (<c>sequences × length × pixels</c>, step-major), the targets (<c>sequences × outputs</c>, or with
+    /// <paramref name="cumulative"/> <c>sequences × length × outputs</c>: the counts or sum after each image) and the
+    /// drawn image indices.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">No sequences, a length below 1, or more values than an array holds.</exception>
-    public static (float[] Inputs, float[] Targets, int[] Images) Draw(ImageSet set, ImageSequenceTarget target, int sequences, int length, int seed)
+    public static (float[] Inputs, float[] Targets, int[] Images) Draw(ImageSet set, ImageSequenceTarget target, int sequences, int length, int seed,
+        bool cumulative = false)
     {
         ArgumentNullException.ThrowIfNull(set);
         ArgumentOutOfRangeException.ThrowIfLessThan(sequences, 1);
@@ -146,10 +148,15 @@ public static class ImageSequences
             throw new ArgumentOutOfRangeException(nameof(sequences), $"{sequences} sequences × {length} images × {per} pixels is {values:N0} values, more than an array holds; draw fewer at a time.");
         var rng = new Random(seed);
         var inputs = new float[values];
-        var targets = new float[sequences * outputs];
+        int reads = cumulative ? length : 1;
+        if ((long)sequences * reads * outputs > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(sequences), "Too many cumulative targets for one array; draw fewer at a time.");
+        var targets = new float[sequences * reads * outputs];
+        var running = new float[outputs];
         var images = new int[sequences * length];
         for (int s = 0; s < sequences; s++)
         {
+            Array.Clear(running);
             for (int t = 0; t < length; t++)
             {
                 int image = rng.Next(set.Count);
@@ -157,9 +164,11 @@ public static class ImageSequences
                 Array.Copy(set.Pixels, (long)image * per, inputs, ((long)s * length + t) * per, per);
                 int label = set.Labels[image];
                 if (target == ImageSequenceTarget.Counting)
-                    targets[s * outputs + label] += 1f;
+                    running[label] += 1f;
                 else
-                    targets[s] += label;
+                    running[0] += label;
+                if (cumulative || t == length - 1)
+                    running.CopyTo(targets, (s * reads + (cumulative ? t : 0)) * outputs);
             }
         }
 
