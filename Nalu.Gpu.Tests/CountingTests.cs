@@ -55,7 +55,7 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
     }
 
     /// <summary>A per-step front end, a recurrent NAC and a NAC readout: the model the counting task trains, in small.</summary>
-    private static ModelArchitecture FrontEndModel(int steps, bool everyStep = false) => new(
+    internal static ModelArchitecture FrontEndModel(int steps, bool everyStep = false) => new(
     [
         LayerSpec.ForEachStep(LayerSpec.Dense(3, 4, Activation.Tanh), steps),
         LayerSpec.Recurrent(LayerSpec.Nac(4 + 2, 2), steps, everyStep),
@@ -71,7 +71,12 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void APerStepFrontEndTrainsAlikeOnEveryPath(bool everyStep)
+    public void APerStepFrontEndTrainsAlikeOnEveryPath(bool everyStep) =>
+        TrainAlike(everyStep, (1e-5, 1e-4),
+            [(cpu.Device, TrainingStrategy.Fused), (cpu.Device, TrainingStrategy.Group), (cpu.Device, TrainingStrategy.Batched)], native.Device);
+
+    /// <summary>The training of <see cref="FrontEndModel"/> on each (device, strategy) against the native path, within a tolerance.</summary>
+    internal static void TrainAlike(bool everyStep, (double Atol, double Rtol) tolerance, (NaluDevice Device, TrainingStrategy Strategy)[] runs, NaluDevice native)
     {
         const int steps = 3, rows = 40;
         var architecture = FrontEndModel(steps, everyStep);
@@ -82,11 +87,7 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
             .Select(i => x.Skip(i / reads * steps * 3).Take(((everyStep ? i % reads : steps - 1) + 1) * 3).Sum()).ToArray();
         Assert.Equal(reads, architecture.Outputs);
         float[]? first = null, initial = null;
-        foreach (var (device, strategy) in new[]
-        {
-            (native.Device, TrainingStrategy.Native), (cpu.Device, TrainingStrategy.Fused), (cpu.Device, TrainingStrategy.Group),
-            (cpu.Device, TrainingStrategy.Batched),
-        })
+        foreach (var (device, strategy) in new[] { (native, TrainingStrategy.Native) }.Concat(runs))
         {
             using var data = new Dataset(device, x, steps * 3, y, reads);
             using var model = new Model(device, architecture, [11, 12]);
@@ -107,7 +108,7 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
             }
             else
             {
-                Tolerance.AssertClose(first.Select(v => (double)v).ToArray(), trained, (1e-5, 1e-4), $"{strategy} on {device.Kind} against native");
+                Tolerance.AssertClose(first.Select(v => (double)v).ToArray(), trained, tolerance, $"{strategy} on {device.Kind} against native");
                 // Prediction runs the forward kernel: the last step's output, every step's with everyStep.
                 var predicted = model.Predict(x.AsSpan(0, steps * 3), 1);
                 Assert.Equal(2, predicted.Length);
@@ -123,7 +124,10 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
     /// step, a NALU stack (log and exp) and an LSTM head.
     /// </summary>
     [Fact]
-    public void NativePredictionMatchesTheForwardKernel()
+    public void NativePredictionMatchesTheForwardKernel() => PredictAlike(cpu.Device, native.Device, (1e-6, 1e-5));
+
+    /// <summary>Predictions of three architectures on <paramref name="kernel"/>'s forward kernel against the native host forward.</summary>
+    internal static void PredictAlike(NaluDevice kernel, NaluDevice native, (double Atol, double Rtol) tolerance)
     {
         var architectures = new[]
         {
@@ -135,13 +139,13 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
         foreach (var architecture in architectures)
         {
             var x = Enumerable.Range(0, 7 * architecture.Inputs).Select(_ => (float)(rng.NextDouble() * 3 - 1)).ToArray();
-            using var onHost = new Model(native.Device, architecture, [1, 2, 3]);
-            using var onKernel = new Model(cpu.Device, architecture, [1, 2, 3]);
+            using var onHost = new Model(native, architecture, [1, 2, 3]);
+            using var onKernel = new Model(kernel, architecture, [1, 2, 3]);
             onKernel.SetParameters(onHost.GetParameters());
             var expected = onKernel.Predict(x, 7);
             var actual = onHost.Predict(x, 7);
             for (int p = 0; p < 3; p++)
-                Tolerance.AssertClose(expected[p].Select(v => (double)v).ToArray(), actual[p], (1e-6, 1e-5), $"{architecture}, model {p}");
+                Tolerance.AssertClose(expected[p].Select(v => (double)v).ToArray(), actual[p], tolerance, $"{architecture} on {kernel.Kind}, model {p}");
         }
     }
 
@@ -325,4 +329,22 @@ public sealed class CountingTests(CpuFixture cpu, NativeFixture native) : IClass
             stream.Write([(byte)(size >> 24), (byte)(size >> 16), (byte)(size >> 8), (byte)size]);
         stream.Write(data);
     }
+}
+
+/// <summary>
+/// The per-step front end with a recurrent head on CUDA (skipped without a CUDA device): the fused, group and batched
+/// kernels train it like the native path, and the forward kernel predicts like the host. The tolerances are the other
+/// CUDA training checks' (<see cref="CudaRecurrentTrainingTests"/>): CUDA's approximate tanh/exp move float results by ≈1e-5.
+/// </summary>
+public sealed class CudaCountingTests(CudaFixture cuda, NativeFixture native) : IClassFixture<CudaFixture>, IClassFixture<NativeFixture>
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void APerStepFrontEndTrainsOnCudaAsNatively(bool everyStep) =>
+        CountingTests.TrainAlike(everyStep, (1e-4, 1e-3),
+            [(cuda.Device, TrainingStrategy.Fused), (cuda.Device, TrainingStrategy.Group), (cuda.Device, TrainingStrategy.Batched)], native.Device);
+
+    [Fact]
+    public void CudaPredictionMatchesTheHost() => CountingTests.PredictAlike(cuda.Device, native.Device, (2e-3, 5e-3));
 }

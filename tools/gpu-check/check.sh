@@ -49,10 +49,10 @@ strategies="fused,fused-interleaved,group,batched"   # a layout this build lacks
 # The CUDA variants of the kernel tests: every Nalu.Gpu.Tests.Cuda* class (each a DeviceFixture twin of a CPU-accelerator
 # class that CI runs, so a new kernel's CUDA class is picked up without editing this script), except CudaBehaviourTests
 # (thousands of training steps: a learning check, not a kernel check).
-# The recurrent and LSTM classes run first, on their own, so a slow JIT elsewhere cannot crowd them out.
-recurrent_filter=(-class "Nalu.Gpu.Tests.CudaRecurrentTrainingTests" -class "Nalu.Gpu.Tests.CudaLstmKernelTests")
+# The recurrent, LSTM and counting (per-step front end) classes run first, on their own, so a slow JIT elsewhere cannot crowd them out.
+recurrent_filter=(-class "Nalu.Gpu.Tests.CudaRecurrentTrainingTests" -class "Nalu.Gpu.Tests.CudaLstmKernelTests" -class "Nalu.Gpu.Tests.CudaCountingTests")
 test_filter=(-class "Nalu.Gpu.Tests.Cuda*" -class- "Nalu.Gpu.Tests.CudaBehaviourTests"
-  -class- "Nalu.Gpu.Tests.CudaRecurrentTrainingTests" -class- "Nalu.Gpu.Tests.CudaLstmKernelTests")
+  -class- "Nalu.Gpu.Tests.CudaRecurrentTrainingTests" -class- "Nalu.Gpu.Tests.CudaLstmKernelTests" -class- "Nalu.Gpu.Tests.CudaCountingTests")
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
