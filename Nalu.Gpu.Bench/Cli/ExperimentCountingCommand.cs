@@ -281,7 +281,8 @@ internal static class ExperimentCountingCommand
             log.WriteLine($"Wrote {JsonFile}, {MarkdownFile} and {CsvFile} to {Path.GetFullPath(o.Out)} ({clock.Elapsed.TotalSeconds:F0} s)");
         }
 
-        return 0;
+        // 3, as every verb: a model diverged in training or overflowed on a test length (its files are still written).
+        return result.Models.Any(m => m.Diverged) ? 3 : 0;
     }
 
     private static double Median(float[] values)
