@@ -205,7 +205,8 @@ public static class IdxFile
         _ => "float64",
     };
 
-    private static void Require(string path, IdxArray array, int rank, string what)
+    /// <summary>Refuses an array that is not <paramref name="rank"/>-D unsigned bytes, naming what was expected and what was found.</summary>
+    internal static void Require(string path, IdxArray array, int rank, string what)
     {
         if (array.Shape.Length != rank || array.ElementType != IdxElementType.UnsignedByte)
         {

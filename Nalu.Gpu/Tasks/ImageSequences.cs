@@ -56,11 +56,9 @@ public sealed class ImageSet
     /// <exception cref="DataFileException">A file that is not IDX images or labels, counts that differ, a label above 9, or a pool that does not divide the image.</exception>
     public static ImageSet Load(string imagesPath, string labelsPath, int pool = 1)
     {
+        // Read (not ReadImages): the bytes are pooled straight into floats, without a byte[,,] copy in between.
         var images = IdxFile.Read(imagesPath);
-        if (images.Shape.Length != 3 || images.ElementType != IdxElementType.UnsignedByte)
-        {
-            throw new DataFileException($"{imagesPath}: expected images, [N, rows, columns] unsigned bytes, but the file holds {images}.", imagesPath);
-        }
+        IdxFile.Require(imagesPath, images, rank: 3, "images, [N, rows, columns] unsigned bytes");
 
         var labels = IdxFile.ReadLabels(labelsPath);
         return FromBytes(images.Bytes!, images.Shape[1], images.Shape[2], labels, pool, imagesPath, labelsPath);
